@@ -1,0 +1,1 @@
+"""The openvault command-line client, speaking the Vault HTTP API."""
