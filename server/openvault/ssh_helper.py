@@ -623,7 +623,10 @@ def decide(reply, pam_user, local_ips, config):
     if not ok:
         return False, reason
 
-    ok, reason = check_role(reply.get("role_name", ""), roles)
+    role_name = reply.get("role_name", "")
+    if not isinstance(role_name, str):
+        return False, "the server's reply has a 'role_name' that is not a string"
+    ok, reason = check_role(role_name, roles)
     if not ok:
         return False, reason
 
@@ -653,7 +656,7 @@ def check_role(role_name, allowed_roles):
     """Accept a role listed in allowed_roles; '*' accepts any."""
     if "*" in allowed_roles:
         return True, "any role"
-    if not isinstance(role_name, str) or not role_name.strip():
+    if not role_name.strip():
         return False, "missing role name in the verification response"
     if role_name.strip() in allowed_roles:
         return True, "allowed role"
