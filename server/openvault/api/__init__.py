@@ -1,0 +1,381 @@
+"""HTTP layer: one route under /v1/ that dispatches the way Vault's router does.
+
+Mount paths are chosen at run time (`ssh/`, `ssh-short/`, ...), so backend
+paths cannot be Flask rules; each area lists its paths in a route table
+instead, and this module resolves a request to a table entry, authenticates
+it, checks its ACL, converts its fields, calls the handler and renders
+Vault's envelope.
+"""
+
+import json
+import logging
+import time
+import uuid
+from urllib.parse import parse_qsl
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from openvault import audit as audit_format
+from openvault.api import sys_audit
+from openvault.api import sys_health
+from openvault.api import sys_leases
+from openvault.api import sys_mounts
+from openvault.api import sys_policies
+from openvault.api import token
+from openvault.api.fields import convert
+from openvault.api.routing import Call
+from openvault.api.routing import Reply
+from openvault.api.routing import match
+from openvault.api.ssh import ROUTES as SSH_ROUTES
+from openvault.errors import BadRequest
+from openvault.errors import MethodNotAllowed
+from openvault.errors import NotFound
+from openvault.errors import PayloadTooLarge
+from openvault.errors import PermissionDenied
+from openvault.errors import Unavailable
+from openvault.errors import UnsupportedPath
+from openvault.errors import VaultError
+from openvault.errors import multierror
+from openvault.policy import ACL
+from openvault.policy import DEFAULT_POLICY
+from openvault.policy import parse_cached
+from openvault.storage import queries
+from openvault.tokens import lookup as lookup_token
+from openvault.tokens import policies_of
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__)
+
+SYSTEM_ROUTES = (
+    sys_health.ROUTES
+    + sys_mounts.ROUTES
+    + sys_leases.ROUTES
+    + sys_policies.ROUTES
+    + sys_audit.ROUTES
+    + token.ROUTES
+)
+BACKENDS = {"ssh": SSH_ROUTES}
+METHODS = ["GET", "POST", "PUT", "DELETE", "LIST"]
+CAPABILITY = {"read": "read", "list": "list", "delete": "delete", "update": "update"}
+
+
+@bp.route("/v1/<path:path>", methods=METHODS)
+def dispatch(path):
+    """Serve one API request."""
+    started = time.perf_counter()
+    state = current_app.extensions["openvault"]
+    request_id = str(uuid.uuid4())
+    call = None
+    try:
+        call, reply = _serve(state, path, request_id)
+        response = _render(reply, request_id)
+    except VaultError as exc:
+        response = _error(exc.status, exc.errors)
+        if call is not None or getattr(exc, "call", None) is not None:
+            _audit_response(state, call or exc.call, None, exc)
+    except Exception:
+        logger.exception("internal error serving %s %s", request.method, path)
+        response = _error(500, ["internal error; see the server log"])
+    logger.info(
+        "%s /v1/%s %d %.1fms",
+        request.method,
+        path,
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def _serve(state, path, request_id):
+    operation = _operation()
+    resolved = _resolve(path)
+    route = resolved[0] if resolved else None
+    token = None
+    token_id = _token_header()
+    if route is None or not route.unauthenticated:
+        token = _authenticate(state, token_id)
+    if resolved is None:
+        raise _not_found(path)
+    route, params, mount, relative = resolved
+    if operation == "help":
+        return None, _help(route, path)
+    handler = route.operations.get(operation)
+    if handler is None:
+        message = "unsupported operation"
+        raise MethodNotAllowed(
+            message if route.unauthenticated else multierror(message)
+        )
+    raw = _body(operation)
+    data, unknown = _convert(route, raw)
+    call = Call(
+        operation=operation,
+        path=path,
+        params=params,
+        data=data,
+        route=route,
+        state=state,
+        mount=mount,
+        token=token,
+        token_id=token_id if token is not None else "",
+        remote_addr=request.remote_addr or "",
+        request_id=request_id,
+    )
+    _audit_request(state, call, raw)
+    try:
+        if not route.unauthenticated:
+            _authorize(call, token)
+        reply = route.operations[operation](call) or Reply(status=204)
+    except VaultError as exc:
+        exc.call = call
+        raise
+    if unknown:
+        # Vault only warns when it sends a body; we always do, so a typo in a
+        # parameter name never passes silently.
+        reply.warnings.append(
+            f"Endpoint ignored these unrecognized parameters: [{' '.join(unknown)}]"
+        )
+        if reply.status == 204:
+            reply.status = 200
+    _audit_response(state, call, reply, None)
+    return call, reply
+
+
+def _operation():
+    method = request.method
+    if request.args.get("help") in ("1", "true"):
+        return "help"
+    if method == "LIST" or (
+        method == "GET" and request.args.get("list") in ("true", "1")
+    ):
+        return "list"
+    if method == "GET":
+        return "read"
+    if method == "DELETE":
+        return "delete"
+    return "update"
+
+
+def _resolve(path):
+    """Return (route, params, mount, relative path) or None."""
+    found = match(SYSTEM_ROUTES, path)
+    if found:
+        return found[0], found[1], None, path
+    mount = queries.mount_for_path(path)
+    if mount is None:
+        return None
+    relative = path[len(mount.path) + 1 :]
+    found = match(BACKENDS[mount.type], relative)
+    if not found:
+        return None
+    return found[0], found[1], mount, relative
+
+
+def _not_found(path):
+    if queries.mount_for_path(path) is not None:
+        return UnsupportedPath()
+    return NotFound(f'no handler for route "{path}". route entry not found.')
+
+
+def _authenticate(state, token_id):
+    if not state.initialized():
+        raise Unavailable("server is not initialized; run 'openvault operator init'")
+    found = lookup_token(state.seal, token_id)
+    if found is None:
+        raise PermissionDenied()
+    if request.headers.get("X-Vault-Wrap-TTL"):
+        raise BadRequest("response wrapping is not supported by this server")
+    namespace = request.headers.get("X-Vault-Namespace", "").strip("/")
+    if namespace and namespace != "root":
+        raise BadRequest(
+            f"namespaces are not supported by this server, got '{namespace}'"
+        )
+    return found
+
+
+def _authorize(call, token):
+    policies = policies_of(token)
+    if "root" in policies:
+        return
+    needed = CAPABILITY[call.operation]
+    acl = _acl(policies)
+    granted = acl.capabilities(call.path)
+    if call.operation == "update" and call.route.exists is not None:
+        if not call.route.exists(call):
+            needed = "create"
+    if needed not in granted or (call.route.sudo and "sudo" not in granted):
+        raise PermissionDenied(multierror("permission denied"))
+
+
+def _acl(names):
+    rule_sets = [parse_cached("default", DEFAULT_POLICY)] if "default" in names else []
+    for policy in queries.policies(names):
+        rule_sets.append(parse_cached(policy.name, policy.text))
+    return ACL(rule_sets)
+
+
+def _body(operation):
+    if operation in ("read", "list"):
+        return {
+            key: value
+            for key, value in request.args.items()
+            if key not in ("list", "help")
+        }
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        raise PayloadTooLarge(
+            f"request body is larger than the {limit}-byte limit"
+        ) from None
+    if not raw.strip():
+        return {}
+    # curl -d sends JSON labelled as a form; Vault reads it as JSON, and only a
+    # body that is not a JSON object is taken as a real form.
+    is_form = request.mimetype == "application/x-www-form-urlencoded"
+    if is_form and not raw.lstrip().startswith(b"{"):
+        return dict(parse_qsl(raw.decode("utf-8", "replace")))
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"failed to decode JSON input: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("failed to decode JSON input: the body must be a JSON object")
+    return body
+
+
+def _convert(route, raw):
+    data = {}
+    unknown = []
+    for name, value in raw.items():
+        declared = route.fields.get(name)
+        if declared is None:
+            unknown.append(name)
+        elif value is not None:
+            data[name] = convert(name, declared, value)
+    return data, sorted(unknown)
+
+
+def _help(route, path):
+    text = route.synopsis
+    if route.description:
+        text += "\n\n" + route.description.strip()
+    if route.fields:
+        lines = [
+            f"  {name} ({spec.type}): {spec.description}"
+            for name, spec in sorted(route.fields.items())
+        ]
+        text += "\n\nParameters:\n" + "\n".join(lines)
+    return Reply(top_level={"help": f"## PATH: {path}\n\n{text}\n", "see_also": None})
+
+
+def _render(reply, request_id):
+    if reply.status == 204:
+        return Response(status=204, content_type="application/json", headers=_HEADERS)
+    if reply.text is not None:
+        return Response(reply.text, status=reply.status, content_type="text/plain")
+    if reply.top_level is not None and reply.data is None and not reply.warnings:
+        body = dict(reply.top_level)
+    else:
+        body = {
+            "request_id": request_id,
+            "lease_id": reply.lease_id,
+            "renewable": reply.renewable,
+            "lease_duration": reply.lease_duration,
+            "data": reply.data,
+            "wrap_info": None,
+            "warnings": reply.warnings or None,
+            "auth": reply.auth,
+        }
+        if reply.top_level:
+            body.update(reply.top_level)
+    return Response(
+        json.dumps(body) + "\n",
+        status=reply.status,
+        content_type="application/json",
+        headers=_HEADERS,
+    )
+
+
+_HEADERS = {"Cache-Control": "no-store"}
+
+
+def _error(status, errors):
+    return Response(
+        json.dumps({"errors": errors}) + "\n",
+        status=status,
+        content_type="application/json",
+        headers=_HEADERS,
+    )
+
+
+def _audit_request(state, call, raw):
+    paths = state.audit_paths()
+    if not paths:
+        return
+    log = state.audit
+    entry = {
+        "time": audit_format.timestamp(),
+        "type": "request",
+        "auth": log.auth_block(call.token),
+        "request": {
+            "id": call.request_id,
+            "operation": call.operation,
+            "mount_type": call.mount.type if call.mount else "system",
+            "client_token": log.hash(call.token_id) if call.token else "",
+            "path": call.path,
+            "data": log.scrub(raw) if raw else None,
+            "remote_address": call.remote_addr,
+        },
+    }
+    log.write(paths, entry)
+
+
+def _audit_response(state, call, reply, error):
+    paths = state.audit_paths()
+    if not paths:
+        return
+    log = state.audit
+    response = {}
+    if reply is not None:
+        response = {"status": reply.status}
+        if reply.data is not None:
+            response["data"] = log.scrub(reply.data)
+        if reply.lease_id:
+            response["secret"] = {"lease_id": reply.lease_id}
+        if reply.auth:
+            response["auth"] = log.scrub(reply.auth)
+        if reply.warnings:
+            response["warnings"] = reply.warnings
+    entry = {
+        "time": audit_format.timestamp(),
+        "type": "response",
+        "auth": log.auth_block(call.token),
+        "request": {
+            "id": call.request_id,
+            "operation": call.operation,
+            "path": call.path,
+            "remote_address": call.remote_addr,
+        },
+        "response": response,
+    }
+    if error is not None:
+        entry["error"] = "; ".join(error.errors) or error.__class__.__name__
+        entry["response"] = {"status": error.status}
+    extra = reply.audit if reply is not None else getattr(error, "audit", None)
+    if extra:
+        entry.update(extra)
+    log.write(paths, entry)
+
+
+def _token_header():
+    value = request.headers.get("X-Vault-Token", "")
+    if not value:
+        bearer = request.headers.get("Authorization", "")
+        if bearer.lower().startswith("bearer "):
+            value = bearer[7:].strip()
+    return value

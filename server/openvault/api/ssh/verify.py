@@ -1,0 +1,56 @@
+"""OTP verification, called by the helper on each host; no token needed.
+
+POST  verify   {"otp"}: 200 with username, ip, role_name the first time,
+               400 "OTP not found" ever after
+"""
+
+import logging
+import time
+
+from openvault.api.routing import Reply
+from openvault.api.routing import route
+from openvault.api.ssh.creds import otp_digest
+from openvault.errors import BadRequest
+from openvault.storage.models import OTP
+
+logger = logging.getLogger(__name__)
+
+ECHO_REQUEST = "verify-echo-request"
+
+
+def verify_otp(call):
+    """Consume an OTP: exactly one caller wins, also when several race."""
+    otp = call.get("otp", "")
+    if otp == ECHO_REQUEST:
+        return Reply(data={"message": "verify-echo-response"})
+    digest = otp_digest(call.state.seal, call.mount, otp)
+    found = OTP.get_or_none(OTP.digest == digest)
+    # Only the request whose DELETE removed the row may succeed.
+    won = found is not None and OTP.delete().where(OTP.digest == digest).execute() == 1
+    if not won or found.expire_time <= time.time():
+        logger.warning(
+            "OTP verification rejected: not found (from %s)", call.remote_addr
+        )
+        error = BadRequest("OTP not found")
+        error.audit = {"verify": {"result": "failure", "reason": "OTP not found"}}
+        raise error
+    logger.info(
+        "OTP verified: %s@%s, role %s (from %s)",
+        found.username,
+        found.ip,
+        found.role_name,
+        call.remote_addr,
+    )
+    data = {"username": found.username, "ip": found.ip, "role_name": found.role_name}
+    return Reply(data=data, audit={"verify": {"result": "success", **data}})
+
+
+ROUTES = [
+    route(
+        "verify",
+        fields={"otp": "string"},
+        update=verify_otp,
+        unauthenticated=True,
+        synopsis="Verify and consume a one-time password.",
+    )
+]

@@ -1,0 +1,245 @@
+"""Leases: lifetimes, renewal, revocation with retries, and the expiry sweeper.
+
+Every credential gets a lease. Revoking a lease runs the revoker registered
+for its kind (the OTP revoker deletes the OTP; the dynamic-key revoker removes
+the key from its host). A revocation that fails stays in the table with a
+next attempt time and is retried with backoff, across restarts, until it
+succeeds. The sweeper only ever reads leases that are due, through indexes on
+expire_time and next_attempt, so its cost grows with what expires rather than
+with what is outstanding.
+"""
+
+import logging
+import threading
+import time
+import uuid
+
+from openvault.errors import BadRequest
+from openvault.storage.db import write_transaction
+from openvault.storage.models import Lease
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_DEFAULT_TTL = 768 * 3600
+SYSTEM_MAX_TTL = 768 * 3600
+RETRY_FIRST = 2
+RETRY_MAX = 300
+# While a sweeper works on a lease, other sweepers leave it alone this long.
+CLAIM_SECONDS = 120
+
+# kind -> callable(lease, seal) that undoes the credential; raises on failure.
+REVOKERS = {}
+
+
+class RevocationPending(Exception):
+    """Revocation failed for now and will be retried."""
+
+
+def lease_ttls(mount, role):
+    """Return (ttl, max_ttl) in seconds for a new credential of `role`."""
+    max_ttl = mount.max_lease_ttl or SYSTEM_MAX_TTL
+    if role is not None and role.max_ttl:
+        max_ttl = min(max_ttl, role.max_ttl)
+    ttl = mount.default_lease_ttl or SYSTEM_DEFAULT_TTL
+    if role is not None and role.ttl:
+        ttl = role.ttl
+    return min(ttl, max_ttl), max_ttl
+
+
+def new_lease_id(mount_path, role_name):
+    """Return a fresh lease id under <mount>/creds/<role>/."""
+    return f"{mount_path}/creds/{role_name}/{uuid.uuid4()}"
+
+
+def create(
+    lease_id, mount_path, role_name, kind, ttl, max_ttl, *, renewable=False, sealed=None
+):
+    """Store a lease; call inside the transaction that stores the credential."""
+    now = time.time()
+    return Lease.create(
+        lease_id=lease_id,
+        mount=mount_path,
+        role_name=role_name,
+        kind=kind,
+        issue_time=now,
+        expire_time=now + ttl,
+        max_expire_time=now + max_ttl,
+        renewable=renewable,
+        sealed=sealed,
+    )
+
+
+def lookup(lease_id):
+    """Return the lease, or raise BadRequest("invalid lease")."""
+    lease = Lease.get_or_none(Lease.lease_id == lease_id) if lease_id else None
+    if lease is None or (
+        lease.next_attempt is None and lease.expire_time <= time.time()
+    ):
+        raise BadRequest("invalid lease")
+    return lease
+
+
+def renew(lease_id, increment):
+    """Extend a renewable lease by `increment` seconds, up to its max TTL."""
+    lease = lookup(lease_id)
+    if not lease.renewable:
+        raise BadRequest("lease is not renewable")
+    if lease.next_attempt is not None:
+        raise BadRequest("lease is being revoked and cannot be renewed")
+    now = time.time()
+    if not increment:
+        increment = lease.expire_time - (lease.last_renewal or lease.issue_time)
+    lease.expire_time = min(now + increment, lease.max_expire_time)
+    lease.last_renewal = now
+    lease.save()
+    logger.info("lease renewed: %s, ttl now %ds", lease_id, lease.expire_time - now)
+    return lease
+
+
+def revoke(lease_id, seal):
+    """Revoke one lease now; unknown ids are fine (revocation is idempotent).
+
+    Raises RevocationPending when the revoker failed; the lease then stays
+    and is retried by the sweeper.
+    """
+    lease = Lease.get_or_none(Lease.lease_id == lease_id)
+    if lease is not None:
+        _revoke(lease, seal)
+
+
+def revoke_prefix(prefix, seal):
+    """Revoke every lease whose id starts with `prefix`; return (done, pending)."""
+    prefix = prefix.rstrip("/") + "/"
+    done = pending = 0
+    query = Lease.select().where(Lease.lease_id.startswith(prefix))
+    for lease in query.iterator():
+        try:
+            _revoke(lease, seal)
+            done += 1
+        except RevocationPending:
+            pending += 1
+    logger.info("revoked prefix %s: %d revoked, %d pending", prefix, done, pending)
+    return done, pending
+
+
+def revoke_mount(mount_path, seal):
+    """Revoke all leases of a mount; return the number still pending."""
+    return revoke_prefix(mount_path, seal)[1]
+
+
+def list_ids(prefix):
+    """Return the next path segments of lease ids under `prefix` (Vault LIST)."""
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
+    keys = set()
+    query = Lease.select(Lease.lease_id).where(Lease.lease_id.startswith(prefix))
+    for lease in query.iterator():
+        rest = lease.lease_id[len(prefix) :]
+        head, slash, _ = rest.partition("/")
+        keys.add(head + slash)
+    return sorted(keys)
+
+
+def _revoke(lease, seal):
+    revoker = REVOKERS.get(lease.kind)
+    try:
+        if revoker is not None:
+            revoker(lease, seal)
+    except Exception as exc:
+        _schedule_retry(lease, exc)
+        raise RevocationPending(str(exc)) from exc
+    Lease.delete().where(Lease.lease_id == lease.lease_id).execute()
+    logger.info("lease revoked: %s", lease.lease_id)
+
+
+def _schedule_retry(lease, exc):
+    delay = min(RETRY_FIRST * 2**lease.attempts, RETRY_MAX)
+    Lease.update(
+        next_attempt=time.time() + delay,
+        attempts=Lease.attempts + 1,
+        last_error=str(exc)[:500],
+    ).where(Lease.lease_id == lease.lease_id).execute()
+    logger.warning(
+        "revocation of %s failed (attempt %d), retrying in %ds: %s",
+        lease.lease_id,
+        lease.attempts + 1,
+        delay,
+        exc,
+    )
+
+
+def due(now, limit=100):
+    """Return leases that have expired or whose retry time has come."""
+    expired = (
+        Lease.select()
+        .where(Lease.next_attempt.is_null(), Lease.expire_time <= now)
+        .limit(limit)
+    )
+    retries = Lease.select().where(Lease.next_attempt <= now).limit(limit)
+    return list(expired) + list(retries)
+
+
+def claim(lease, now):
+    """Take a due lease for this sweeper; False when another got it first."""
+    with write_transaction():
+        claimed = (
+            Lease.update(next_attempt=now + CLAIM_SECONDS)
+            .where(
+                Lease.lease_id == lease.lease_id,
+                (Lease.next_attempt == lease.next_attempt)
+                if lease.next_attempt is not None
+                else Lease.next_attempt.is_null(),
+            )
+            .execute()
+        )
+    return claimed == 1
+
+
+def sweep_once(seal, now=None):
+    """Revoke what is due now; return how many leases were revoked."""
+    now = now or time.time()
+    revoked = 0
+    for lease in due(now):
+        if not claim(lease, now):
+            continue
+        try:
+            _revoke(lease, seal)
+            revoked += 1
+        except RevocationPending:
+            pass
+    return revoked
+
+
+class Sweeper(threading.Thread):
+    """Background thread that expires leases and retries pending revocations."""
+
+    def __init__(self, seal, interval, connect, disconnect):
+        super().__init__(name="lease-sweeper", daemon=True)
+        self.seal = seal
+        self.interval = interval
+        self.connect = connect
+        self.disconnect = disconnect
+        self.stopping = threading.Event()
+
+    def run(self):
+        self.connect()
+        try:
+            while not self.stopping.wait(self.interval):
+                try:
+                    count = self.sweep()
+                    if count:
+                        logger.info("sweeper revoked %d expired leases", count)
+                except Exception:
+                    logger.exception("lease sweep failed; trying again next round")
+        finally:
+            self.disconnect()
+
+    def sweep(self):
+        total = 0
+        while True:
+            count = sweep_once(self.seal)
+            total += count
+            if count == 0 or self.stopping.is_set():
+                return total
+
+    def stop(self):
+        self.stopping.set()

@@ -1,0 +1,142 @@
+"""Role rules of the ssh backend: which users and addresses a role serves.
+
+The rules, including where this server deliberately differs from Vault:
+- `allowed_users` empty means `default_user` only, `*` means anyone, a list
+  means those users plus `default_user`.
+- A role serves an IP in its `cidr_list`, or any IP when it is listed in
+  `config/zeroaddress`; `exclude_cidr_list` always wins, zero-address or not.
+- Lookup answers from address ranges stored per block, never by loading and
+  testing every role.
+"""
+
+import functools
+import re
+
+import netaddr
+
+from openvault.errors import BadRequest
+from openvault.storage.models import Mount
+from openvault.storage.models import Role
+from openvault.storage.models import RoleBlock
+from openvault.validate import split_list
+
+USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?$")
+
+
+def check_username(field, value):
+    """Refuse names that no host would accept as a login name."""
+    if not USERNAME.match(value):
+        raise BadRequest(
+            f"'{field}' must be a user name such as alice (letters, digits,"
+            f" '_', '.', '-', '@'), got {value!r}"
+        )
+    return value
+
+
+def resolve_username(role, requested):
+    """Return the user the credential is for, or raise why it is not allowed."""
+    username = requested or role.default_user
+    if not username:
+        raise BadRequest("No default username registered. Use 'username' option")
+    check_username("username", username)
+    allowed = split_list(role.allowed_users)
+    if username == role.default_user or allowed == ["*"] or username in allowed:
+        return username
+    if not allowed:
+        raise BadRequest(
+            "Username has to be either in allowed users list or has to be a"
+            " default username"
+        )
+    raise BadRequest("Username is not present in allowed users list")
+
+
+def zero_address_roles(mount):
+    """Return the roles listed in the mount's config/zeroaddress."""
+    return split_list(mount.zeroaddress)
+
+
+def forget_zero_address_role(mount, name):
+    """Drop a deleted role from the zero-address list (an empty list stays valid)."""
+    listed = zero_address_roles(mount)
+    if name in listed:
+        remaining = ",".join(r for r in listed if r != name)
+        Mount.update(zeroaddress=remaining).where(Mount.path == mount.path).execute()
+        mount.zeroaddress = remaining
+
+
+def check_ip(mount, role, ip):
+    """Raise unless `role` may issue for `ip` (already canonical)."""
+    address = netaddr.IPAddress(ip)
+    if address in _ipset(role.exclude_cidr_list):
+        raise BadRequest("Error validating IP: IP does not belong to role")
+    if role.name in zero_address_roles(mount) or address in _ipset(role.cidr_list):
+        return
+    if not role.cidr_list:
+        raise BadRequest(
+            "Error validating IP: IP does not belong to role (the role has no"
+            " cidr_list: set cidr_list on the role, or list the role in"
+            " config/zeroaddress to serve every address)"
+        )
+    raise BadRequest("Error validating IP: IP does not belong to role")
+
+
+@functools.lru_cache(maxsize=4096)
+def _ipset(cidr_list):
+    return netaddr.IPSet(split_list(cidr_list))
+
+
+def blocks_for(role):
+    """Return RoleBlock rows (unsaved) for a role's included and excluded blocks."""
+    rows = []
+    for excluded, text in ((False, role.cidr_list), (True, role.exclude_cidr_list)):
+        for entry in split_list(text):
+            network = netaddr.IPNetwork(entry)
+            rows.append(
+                RoleBlock(
+                    mount=role.mount,
+                    role=role,
+                    excluded=excluded,
+                    first=_key(network.first, network.version),
+                    last=_key(network.last, network.version),
+                )
+            )
+    return rows
+
+
+def _key(value, version):
+    if version == 4:
+        value += 0xFFFF00000000
+    return f"{value:032x}"
+
+
+def address_key(ip):
+    """Return the sortable key of a canonical IP address."""
+    address = netaddr.IPAddress(ip)
+    return _key(int(address), address.version)
+
+
+def roles_for_ip(mount, ip):
+    """Return the names of roles that would really issue for `ip`, sorted."""
+    key = address_key(ip)
+    hits = (
+        RoleBlock.select(RoleBlock.role, RoleBlock.excluded)
+        .where(
+            RoleBlock.mount == mount.path, RoleBlock.first <= key, RoleBlock.last >= key
+        )
+        .tuples()
+    )
+    included = set()
+    excluded = set()
+    for role_id, is_excluded in hits:
+        (excluded if is_excluded else included).add(role_id)
+    names = set()
+    if included - excluded:
+        query = Role.select(Role.name).where(Role.id.in_(list(included - excluded)))
+        names.update(row.name for row in query)
+    zero = zero_address_roles(mount)
+    if zero:
+        query = Role.select(Role.id, Role.name).where(
+            Role.mount == mount.path, Role.name.in_(zero)
+        )
+        names.update(row.name for row in query if row.id not in excluded)
+    return sorted(names)

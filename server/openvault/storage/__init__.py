@@ -1,0 +1,1 @@
+"""Persistence: peewee models, the connection lifecycle and queries."""
