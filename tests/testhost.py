@@ -137,9 +137,13 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 class TestHostError(RuntimeError):
     """A test host could not be created, started, stopped or used."""
 
+    __test__ = False  # not a pytest test class
+
 
 class TestAddressError(ValueError):
     """An address is not one that this script may point tests at."""
+
+    __test__ = False
 
 
 @dataclass
@@ -441,8 +445,13 @@ def _tidy_when_empty() -> None:
         _ip("link", "del", BRIDGE, check=False)
     shutil.rmtree(STATE_DIR, ignore_errors=True)
     # `ip netns add` bind-mounts /run/netns; leave it only if others use it.
-    if _is_mount_point(NETNS_DIR) and not os.listdir(NETNS_DIR):
-        _run(["umount", str(NETNS_DIR)], check=False)
+    try:
+        in_use = bool(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return
+    if not in_use:
+        if _is_mount_point(NETNS_DIR):
+            _run(["umount", str(NETNS_DIR)], check=False)
         with contextlib.suppress(OSError):
             NETNS_DIR.rmdir()
 
