@@ -68,10 +68,12 @@ def parse_pairs(args, stdin=None):
             body.update(load_json_object(read_file(arg[1:], PREFIX), arg[1:]))
             continue
         key, has_value, value = arg.partition("=")
-        if not has_value or not key:
+        # A "-name=value" after the path is a misplaced flag, never data.
+        if not has_value or not key or key.startswith("-"):
+            hint = " (flags go before the path)" if arg.startswith("-") else ""
             raise UsageError(
                 f'Failed to parse K=V data: invalid key/value pair "{arg}": '
-                "format must be key=value"
+                f"format must be key=value{hint}"
             )
         if value == "-":
             value = stdin.read()
