@@ -57,14 +57,14 @@ class Seen:
 class StandIn:
     """A real HTTP(S) server on 127.0.0.1 that answers verify with a set reply."""
 
-    def __init__(self, tls_context=None):
+    def __init__(self, tls_context=None, host="127.0.0.1"):
         self.status = 200
         self.reply = None
         self.delay = 0.0
         self.seen = []
         self.sni = []
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._httpd.owner = self
@@ -76,7 +76,7 @@ class StandIn:
             )
             scheme = "https"
         self.port = self._httpd.server_address[1]
-        self.addr = f"{scheme}://127.0.0.1:{self.port}"
+        self.addr = f"{scheme}://{host}:{self.port}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), daemon=True
         )
@@ -172,7 +172,12 @@ def make_pki(directory):
     server_key, server_cert = _make_leaf(
         ca_key,
         ca_cert,
-        [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")],
+        [
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            # The test hosts' gateway, where their sshd reaches the server.
+            x509.IPAddress(ipaddress.ip_address("198.51.100.1")),
+            x509.DNSName("localhost"),
+        ],
     )
     named_key, named_cert = _make_leaf(
         ca_key, ca_cert, [x509.DNSName("vault.example.com")]
