@@ -150,7 +150,7 @@ def print_warnings(reply):
         return
     lines = ["", "WARNING! The following warnings were returned from OpenVault:", ""]
     lines += [f"  * {warning}" for warning in warnings]
-    print("\n".join(lines) + "\n", file=sys.stderr)
+    print("\n".join(lines), file=sys.stderr)
 
 
 def print_secret(reply, fmt):

@@ -271,7 +271,7 @@ def choose_role(session):
     except VaultAPIError as error:
         raise SSHFailure(f"Error finding roles for IP {ip!r}: {error}") from None
 
-    roles = list(dict.fromkeys(((reply or {}).get("data") or {}).get("roles") or []))
+    roles = sorted(set(((reply or {}).get("data") or {}).get("roles") or []))
     if len(roles) == 1:
         print(f"openvault ssh: using role {roles[0]!r}", file=sys.stderr)
         return roles[0]
