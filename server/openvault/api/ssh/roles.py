@@ -77,6 +77,8 @@ def write_role(call):
     """Create or replace a role; a write sets every field, as in Vault."""
     mount = call.mount
     settings = _validate(call)
+    warnings = _ignored_for_otp(call) if settings["key_type"] == "otp" else []
+
     with write_transaction():
         role = Role.get_or_none(
             Role.mount == mount.path, Role.name == call.params["role"]
@@ -92,13 +94,11 @@ def write_role(call):
             RoleBlock.bulk_create(blocks, batch_size=200)
     logger.info("role written: %s/roles/%s (%s)", mount.path, role.name, role.key_type)
     if not role.cidr_list and role.name not in roles.zero_address_roles(mount):
-        return Reply(
-            warnings=[
-                "the role has no cidr_list, so it serves no host until it is listed"
-                " in config/zeroaddress (an empty cidr_list does not mean 0.0.0.0/0)"
-            ]
+        warnings.append(
+            "the role has no cidr_list, so it serves no host until it is listed"
+            " in config/zeroaddress (an empty cidr_list does not mean 0.0.0.0/0)"
         )
-    return None
+    return Reply(warnings=warnings) if warnings else None
 
 
 def delete_role(call):
@@ -163,7 +163,8 @@ def _validate(call):
         "max_ttl": max_ttl,
     }
     if key_type == "otp":
-        _refuse_dynamic_fields(call)
+        if call.get("admin_user"):
+            raise BadRequest("admin user not required for OTP type")
         settings.update(
             key_name="",
             admin_user="",
@@ -176,14 +177,17 @@ def _validate(call):
     return settings
 
 
-def _refuse_dynamic_fields(call):
-    if call.get("admin_user"):
-        raise BadRequest("admin user not required for OTP type")
-    for name in DYNAMIC_ONLY:
-        if call.get(name):
-            raise BadRequest(
-                f"'{name}' applies only to dynamic roles, not to OTP roles"
-            )
+def _ignored_for_otp(call):
+    # hvac's create_role always sends key_bits=1024 (and empty key, script
+    # and options), so refusing these on OTP roles would break unchanged
+    # Vault clients; like unknown parameters, they are dropped with a warning.
+    ignored = [name for name in DYNAMIC_ONLY if call.get(name)]
+    if not ignored:
+        return []
+    return [
+        "these parameters apply only to dynamic roles and were ignored:"
+        f" [{' '.join(ignored)}]"
+    ]
 
 
 def _validate_dynamic(call):
