@@ -35,8 +35,15 @@ class Reply:
 class RunningServer:
     """One server process and its files."""
 
-    def __init__(self, data_dir, listen="127.0.0.1:0", tls=None, ca_file=None,
-                 extra_config="", workers=1):
+    def __init__(
+        self,
+        data_dir,
+        listen="127.0.0.1:0",
+        tls=None,
+        ca_file=None,
+        extra_config="",
+        workers=1,
+    ):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.listen = listen
@@ -63,9 +70,9 @@ listener "tcp" {{
   {tls}
 }}
 storage "sqlite" {{
-  path = "{self.data_dir / 'openvault.db'}"
+  path = "{self.data_dir / "openvault.db"}"
 }}
-seal_key_file = "{self.data_dir / 'seal.key'}"
+seal_key_file = "{self.data_dir / "seal.key"}"
 audit_log = "{self.audit_path}"
 workers = {self.workers}
 threads = 8
@@ -101,7 +108,9 @@ log_level = "debug"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited at start:\n{self.log_text()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited at start:\n{self.log_text()[-3000:]}"
+                )
             text = self.log_path.read_text(errors="replace")[offset:]
             for line in text.splitlines():
                 if "Api Address:" in line:
@@ -151,7 +160,9 @@ log_level = "debug"
         for key, value in (headers or {}).items():
             request.add_header(key, value)
         try:
-            with urllib.request.urlopen(request, timeout=30, context=self._context()) as r:
+            with urllib.request.urlopen(
+                request, timeout=30, context=self._context()
+            ) as r:
                 status, raw, got = r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as exc:
             status, raw, got = exc.code, exc.read(), dict(exc.headers)
@@ -179,7 +190,9 @@ log_level = "debug"
 
     def log_text(self):
         """Return everything the server printed."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
 
     def audit_entries(self):
         """Return the audit log as a list of parsed entries."""
