@@ -197,8 +197,7 @@ class Connection(SSHConnection):
         command = super()._build_command(
             self.get_option("ssh_executable"), "ssh", "-O", "check", self.host
         )
-        persistent, _ = self._persistence_controls(command)
-        if not persistent:
+        if not self._persistence_controls(command)[0]:
             return False
         if self.control_path and self.control_path_dir:
             socket_path = self.control_path % dict(

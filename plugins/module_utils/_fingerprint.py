@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import subprocess
 import tempfile
 
 try:
@@ -63,35 +62,35 @@ def _public_line_with_cryptography(private_key):
     )
 
 
-def _public_line_with_ssh_keygen(private_key, ssh_keygen):
-    """Derive the public key line by running ssh-keygen -y on a 0600 temp file."""
+def _public_line_with_ssh_keygen(private_key, run_command):
+    """Derive the public key line with ssh-keygen -y on a 0600 temp file.
+
+    run_command(args) returns (rc, stdout, stderr), as AnsibleModule's does.
+    """
     fd, path = tempfile.mkstemp(prefix="openvault-key-")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(private_key.rstrip("\n") + "\n")
-        result = subprocess.run(
-            [ssh_keygen, "-y", "-P", "", "-f", path],
-            capture_output=True,
-            text=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        rc, out, _err = run_command(["ssh-keygen", "-y", "-P", "", "-f", path])
     finally:
         os.unlink(path)
-    if result.returncode != 0:
+    if rc != 0:
         raise FingerprintError(
             "ssh-keygen could not read the key: it is not an unencrypted "
             "SSH private key"
         )
-    return result.stdout
+    return out
 
 
-def private_key_fingerprint(private_key, ssh_keygen=None):
-    """Return (fingerprint, key_type) of the private key's public half."""
-    if HAS_CRYPTOGRAPHY:
+def private_key_fingerprint(private_key, run_command=None, use_cryptography=True):
+    """Return (fingerprint, key_type) of the private key's public half.
+
+    Without the cryptography package, run_command (see above) runs ssh-keygen.
+    """
+    if HAS_CRYPTOGRAPHY and use_cryptography:
         line = _public_line_with_cryptography(private_key)
-    elif ssh_keygen:
-        line = _public_line_with_ssh_keygen(private_key, ssh_keygen)
+    elif run_command:
+        line = _public_line_with_ssh_keygen(private_key, run_command)
     else:
         raise FingerprintError(
             "computing the key fingerprint needs the Python package cryptography "

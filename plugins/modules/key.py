@@ -83,8 +83,6 @@ key_type:
   sample: ssh-rsa
 """
 
-import shutil
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._client import VaultSSHError
@@ -93,6 +91,18 @@ from ..module_utils._fingerprint import private_key_fingerprint
 from ..module_utils._module import argument_spec
 from ..module_utils._module import client_for
 from ..module_utils._module import fail
+
+
+def keygen_runner(module):
+    """Return a run_command for ssh-keygen, or None when it is not installed."""
+    ssh_keygen = module.get_bin_path("ssh-keygen")
+    if not ssh_keygen:
+        return None
+
+    def run(args):
+        return module.run_command([ssh_keygen] + args[1:])
+
+    return run
 
 
 def read_fingerprint(module, client, name):
@@ -131,7 +141,7 @@ def main():
     if state == "present":
         try:
             wanted, key_type = private_key_fingerprint(
-                module.params["key"], shutil.which("ssh-keygen")
+                module.params["key"], keygen_runner(module)
             )
         except FingerprintError as error:
             module.fail_json(msg=f"option 'key': {error}")

@@ -1,0 +1,6 @@
+"""The collection fixtures (tests/unit/collection_fixtures.py) for the playbook tests."""
+
+from unit.collection_fixtures import collection_imports  # noqa: F401
+from unit.collection_fixtures import collection_tree  # noqa: F401
+from unit.collection_fixtures import play  # noqa: F401
+from unit.collection_fixtures import ssh_server  # noqa: F401
