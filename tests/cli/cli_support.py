@@ -1,11 +1,19 @@
 """Helpers for the CLI tests: run the installed openvault, record ssh calls."""
 
 import dataclasses
+import datetime
+import ipaddress
 import json
 import os
 import pathlib
 import subprocess
 import sys
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 OPENVAULT = pathlib.Path(sys.executable).with_name("openvault")
 
@@ -128,3 +136,57 @@ def table_keys(text):
 def read_record(path):
     """Load what the ssh stand-in recorded."""
     return json.loads(path.read_text())
+
+
+def make_tls(directory):
+    """Write a CA and a server certificate for 127.0.0.1; return the paths
+    (ca, cert, key)."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def build(subject, issuer, public_key, signer, extensions):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = build(
+        "cli test CA",
+        "cli test CA",
+        ca_key.public_key(),
+        ca_key,
+        [(x509.BasicConstraints(ca=True, path_length=None), True)],
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName(
+        [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    cert = build(
+        "127.0.0.1",
+        "cli test CA",
+        key.public_key(),
+        ca_key,
+        [(x509.BasicConstraints(ca=False, path_length=None), True), (san, False)],
+    )
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].chmod(0o600)
+    return paths

@@ -3,6 +3,7 @@
 import socket
 
 from cli_support import base_env
+from cli_support import make_tls
 from cli_support import run_cli
 
 
@@ -84,3 +85,24 @@ def test_client_default_address_is_https_8200(tmp_path):
 
     assert failed.code == 2
     assert "https://127.0.0.1:8200/v1/ssh/roles/x" in failed.err
+
+
+def test_client_verifies_tls_with_the_given_ca(ov_server_factory, tmp_path):
+    """Over TLS the CLI trusts VAULT_CACERT or -ca-cert; without the CA it
+    refuses the server, unless told -tls-skip-verify."""
+    ca, cert, key = make_tls(tmp_path / "tls")
+    server = ov_server_factory(tls=(cert, key), ca_file=ca)
+    assert server.addr.startswith("https://")
+    env = base_env(tmp_path / "home")
+    env |= {"VAULT_ADDR": server.addr, "VAULT_TOKEN": server.root_token}
+
+    untrusted = run_cli(["read", "sys/mounts"], env)
+    by_env = run_cli(["read", "sys/mounts"], env | {"VAULT_CACERT": str(ca)})
+    by_flag = run_cli(["read", f"-ca-cert={ca}", "sys/mounts"], env)
+    skipped = run_cli(["read", "-tls-skip-verify", "sys/mounts"], env)
+
+    assert untrusted.code == 2
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.err
+    assert by_env.code == 0, by_env.err
+    assert by_flag.code == 0, by_flag.err
+    assert skipped.code == 0, skipped.err
