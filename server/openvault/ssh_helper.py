@@ -133,10 +133,10 @@ def parse_config(text, source="config"):
             raise ConfigError(f"duplicate key '{key}' on line {line} of {source}")
         values[key] = _check_type(key, value, line, source)
 
-    return _build_config(values, source)
+    return _build_config(values)
 
 
-def _build_config(values, source):
+def _build_config(values):
     """Turn checked raw values into a Config."""
     if not values.get("vault_addr", "").strip():
         raise ConfigError('missing config "vault_addr"')
@@ -406,6 +406,8 @@ def post_verify(config, otp, timeout=TIMEOUT_SECONDS):
     if config.namespace:
         headers["X-Vault-Namespace"] = config.namespace
 
+    # Limitation: redirects are not followed (a Vault standby answers 307);
+    # such a reply fails the login. Point vault_addr at the active server.
     body = json.dumps({"otp": otp}).encode()
     try:
         connection.request("POST", verify_path(config), body=body, headers=headers)
@@ -594,7 +596,7 @@ def parse_ip(text):
     if not isinstance(text, str):
         return None
     try:
-        return canonical_ip(ipaddress.ip_address(text.strip()))
+        return canonical_ip(ipaddress.ip_address(text))
     except ValueError:
         return None
 
@@ -845,6 +847,11 @@ def setup_logging(level_name):
 
 class _Deadline:
     """Bound a block by wall-clock time with SIGALRM, when on the main thread."""
+
+    # Limitation: a DNS lookup of vault_addr's host that hangs can outlast
+    # this bound: it ends at the resolver's own timeouts (resolv.conf), since
+    # an alarm cannot cut a lookup short inside the C library. Use an IP
+    # address or an /etc/hosts entry where that matters.
 
     def __init__(self, seconds):
         self.seconds = seconds

@@ -297,6 +297,15 @@ def test_verify_sends_no_namespace_header_by_default(helper, standin, tmp_path):
     assert "X-Vault-Namespace" not in standin.seen[0].headers
 
 
+def test_verify_keeps_a_path_prefix_of_vault_addr(helper, standin, tmp_path):
+    config = write_config(tmp_path, standin.addr + "/vault/")
+
+    result = verify_only(helper, config, "-dev")
+
+    assert result.returncode == 0, result.stderr
+    assert standin.seen[0].path == "/vault/v1/ssh/verify"
+
+
 # --- failing closed ---------------------------------------------------------
 
 
@@ -342,6 +351,7 @@ def test_transport_slow_server_times_out_and_fails_closed(login, standin):
         (500, b"oops", "answered 500 without a Vault reply"),
         (502, b"<html>bad gateway</html>", "answered 502"),
         (204, b"", "answered 204"),
+        (307, {"errors": []}, "answered 307"),
     ],
 )
 def test_transport_bad_replies_fail_closed(login, standin, status, reply, expected):
