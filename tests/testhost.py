@@ -240,19 +240,27 @@ def _records() -> dict[str, HostRecord]:
     return records
 
 
-def _proc_start(pid: int) -> int | None:
-    """Return a process's start time in clock ticks, to tell reused PIDs apart."""
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """Return a process's state letter and start time (which tells reused PIDs
+    apart), or None when there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[19])
+
+
+def _proc_start(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
 
 
 def _owner_alive(record: HostRecord) -> bool:
     if record.owner_pid is None:
         return True
-    return _proc_start(record.owner_pid) == record.owner_start
+    stat = _proc_stat(record.owner_pid)
+    return stat is not None and stat[0] not in "ZX" and stat[1] == record.owner_start
 
 
 def _all_pids() -> Iterator[int]:
@@ -294,15 +302,30 @@ def _pids_with_marker(token: str | None = None) -> list[int]:
 
 
 def _kill_and_wait(find, timeout: float = 10) -> None:
-    """SIGKILL whatever FIND() returns until it returns nothing."""
+    """SIGKILL whatever FIND() returns, and wait until each is a zombie or gone.
+
+    A process leaves its namespaces before its last files are closed, so an
+    empty FIND() alone would not mean that its listening socket is closed.
+    """
     deadline = time.monotonic() + timeout
-    while pids := find():
-        for pid in pids:
+    pending: dict[int, int] = {}
+    while True:
+        for pid in find():
+            start = _proc_start(pid)
+            if start is not None:
+                pending.setdefault(pid, start)
+        for pid, start in list(pending.items()):
+            stat = _proc_stat(pid)
+            if stat is None or stat[0] in "ZX" or stat[1] != start:
+                del pending[pid]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TestHostError(f"processes {sorted(pending)} would not die")
+        for pid in pending:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if time.monotonic() > deadline:
-            raise TestHostError(f"processes {pids} would not die")
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 def _link_names() -> list[str]:
@@ -576,6 +599,8 @@ class TestHost:
 
     def start(self, timeout: float = 30) -> None:
         """Start sshd (after create or stop) and wait until it answers."""
+        if not self._is_current():
+            raise TestHostError(f"test host {self.name} was destroyed")
         if self.pid is not None:
             return
         with contextlib.suppress(FileNotFoundError):
@@ -614,6 +639,8 @@ class TestHost:
 
     def stop(self) -> None:
         """Kill sshd and everything in the host; network, address and files stay."""
+        if not self._is_current():
+            raise TestHostError(f"test host {self.name} was destroyed")
         _kill_and_wait(self._processes)
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "pid").unlink()
@@ -641,16 +668,28 @@ class TestHost:
 
     def destroy(self) -> None:
         """Stop the host and remove its namespace, veth and state; idempotent."""
-        _kill_and_wait(self._processes)
+        if self._is_current():
+            _kill_and_wait(self._processes)  # the slow part, outside the lock
         with _locked():
             self._destroy_locked()
         logger.info("test host %s destroyed", self.name)
 
     def _destroy_locked(self) -> None:
+        # Once gone, its address and veth name may already be another host's.
+        if not self._is_current():
+            return
         _kill_and_wait(self._processes)
         _delete_network(self.netns, self.veth)
         shutil.rmtree(self.dir, ignore_errors=True)
         _tidy_when_empty()
+
+    def _is_current(self) -> bool:
+        """Say whether this object's host still exists (not destroyed or renewed)."""
+        try:
+            record = json.loads((self.dir / "host.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return record.get("token") == self.token
 
     def _processes(self) -> list[int]:
         return sorted(set(_pids_in_netns(self.netns) + _pids_with_marker(self.token)))
@@ -701,6 +740,8 @@ class TestHost:
         try:
             pid = int((self.dir / "pid").read_text())
         except (OSError, ValueError):
+            return None
+        if not self._is_current():
             return None
         netns = _ns_key(NETNS_DIR / self.netns)
         if netns is None or _ns_key(f"/proc/{pid}/ns/net") != netns:
