@@ -1,6 +1,7 @@
 """Entry point of the `openvault` command: find the subcommand and run it."""
 
 import importlib
+import os
 import sys
 
 from openvault.cli import lease
@@ -32,7 +33,8 @@ SERVER_SYNOPSIS = "Run the server (openvault server -dev, or -config FILE)."
 def usage(commands=COMMANDS, prefix=""):
     """Return the list of commands, or of one group's subcommands."""
     width = max(len(c.name) for c in commands)
-    lines = [f"Usage: openvault {prefix or '<command>'} [options] [args]", ""]
+    words = f"{prefix} <subcommand>" if prefix else "<command>"
+    lines = [f"Usage: openvault {words} [options] [args]", ""]
     if not prefix:
         lines.append(f"    {'server'.ljust(width)}    {SERVER_SYNOPSIS}")
     for command in sorted(commands, key=lambda c: c.name):
@@ -63,13 +65,15 @@ def run_server(argv):
 def unknown(argv):
     """Explain an unknown command, listing a group's subcommands if any."""
     group = [c for c in COMMANDS if len(c.words) > 1 and c.words[0] == argv[0]]
-    if group:
-        print(usage(group, argv[0]), file=sys.stderr)
-        if len(argv) > 1 and argv[1] not in ("-h", "-help", "--help"):
-            print(f"\nUnknown subcommand: {' '.join(argv[:2])}", file=sys.stderr)
-            return EXIT_USAGE
-        return EXIT_OK if len(argv) > 1 else EXIT_USAGE
-    print(f"Unknown command: {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+    if not group:
+        print(f"Unknown command: {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return EXIT_USAGE
+    if argv[1:2] and argv[1] in ("-h", "-help", "--help"):
+        print(usage(group, argv[0]))
+        return EXIT_OK
+    print(usage(group, argv[0]), file=sys.stderr)
+    if argv[1:2]:
+        print(f"\nUnknown subcommand: {' '.join(argv[:2])}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -107,6 +111,10 @@ def run(command, args):
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (head, grep -q) went away; stay quiet at exit too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
