@@ -1,4 +1,4 @@
-"""The collection fixtures (tests/unit/collection_fixtures.py) for the playbook tests."""
+"""Collection fixtures (from tests/unit/collection_fixtures.py) for these tests."""
 
 from unit.collection_fixtures import collection_imports  # noqa: F401
 from unit.collection_fixtures import collection_tree  # noqa: F401

@@ -168,3 +168,16 @@ def audited_requests(server, path_prefix, operations=("update", "create", "delet
         and entry["request"].get("operation") in operations
         and entry["request"].get("path", "").startswith(path_prefix)
     ]
+
+
+def run_shipped_playbook(env, workdir, playbook, inventory, *args):
+    """Run ansible-playbook on a playbook (path or FQCN); return the process."""
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
