@@ -11,8 +11,10 @@ from flask import Flask
 from flask import Response
 
 from openvault import api
+from openvault import keypool
 from openvault import leases
 from openvault import tokens
+from openvault.api.ssh.roles import DEFAULT_KEY_BITS
 from openvault.audit import AuditLog
 from openvault.config import ServerConfig
 from openvault.seal import SealError
@@ -23,6 +25,7 @@ from openvault.storage.db import open_database
 from openvault.storage.db import write_transaction
 from openvault.storage.models import AuditDevice
 from openvault.storage.models import Meta
+from openvault.storage.models import Role
 from openvault.storage.models import create_schema
 
 logger = logging.getLogger(__name__)
@@ -101,6 +104,7 @@ class ServerState:
         self._devices_at = 0.0
         self._lock = threading.Lock()
         self.sweeper = None
+        self.keypool = keypool.KeyPool(config.dynamic_key_pool)
 
     def initialized(self):
         """Tell whether the root token has been created."""
@@ -167,6 +171,17 @@ class ServerState:
         """Stop the sweeper, if running."""
         if self.sweeper is not None:
             self.sweeper.stop()
+
+    def start_keypool(self):
+        """Start refilling the dynamic-key pool, for the key sizes roles use."""
+        connect_thread()
+        dynamic = Role.select(Role.key_bits).where(Role.key_type == "dynamic")
+        sizes = {role.key_bits for role in dynamic} | {DEFAULT_KEY_BITS}
+        self.keypool.start(sorted(sizes))
+
+    def stop_keypool(self):
+        """Stop the dynamic-key pool's refill thread."""
+        self.keypool.stop()
 
 
 def _json_error(status, errors):

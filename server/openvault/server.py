@@ -68,13 +68,16 @@ class _Gunicorn(BaseApplication):
 
 
 def _start_sweeper(worker):
-    worker.wsgi.extensions["openvault"].start_sweeper()
+    state = worker.wsgi.extensions["openvault"]
+    state.start_sweeper()
+    state.start_keypool()
 
 
 def _stop_sweeper(arbiter, worker):
     app = getattr(worker, "wsgi", None)
     if app is not None:
         app.extensions["openvault"].stop_sweeper()
+        app.extensions["openvault"].stop_keypool()
 
 
 def parse_args(argv):
