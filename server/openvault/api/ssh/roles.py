@@ -118,15 +118,6 @@ def delete_role(call):
     )
 
 
-def role_exists(call):
-    """Tell whether the role named in the path exists (create vs update)."""
-    return (
-        Role.select()
-        .where(Role.mount == call.mount.path, Role.name == call.params["role"])
-        .exists()
-    )
-
-
 def _validate(call):
     key_type = call.get("key_type", "").lower()
     if not key_type:
@@ -214,12 +205,21 @@ def _validate_dynamic(call):
             f" {', '.join(map(str, KEY_BITS))})"
         )
     script = call.get("install_script", "")
+    specs = call.get("key_option_specs", "")
+    if any(ord(char) < 32 or ord(char) == 127 for char in specs):
+        # A newline would add a line of its own to authorized_keys.
+        raise BadRequest(
+            "'key_option_specs' must be one line of authorized_keys options such as"
+            ' no-port-forwarding,command="..." (no newlines or control characters)'
+        )
+    # Have keys of this size ready before the first creds request.
+    call.state.keypool.want(key_bits)
     return {
         "key_name": key_name,
         "admin_user": admin_user,
         "key_bits": key_bits,
         "install_script": "" if script == DEFAULT_INSTALL_SCRIPT else script,
-        "key_option_specs": call.get("key_option_specs", ""),
+        "key_option_specs": specs,
     }
 
 
@@ -262,7 +262,6 @@ ROUTES = [
         read=read_role,
         update=write_role,
         delete=delete_role,
-        exists=role_exists,
         synopsis="Manage a role: the hosts, users and key type it issues for.",
         description="""
 A write replaces the whole role. key_type is otp or dynamic; default_user is
