@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 
 from openvault.cli.base import EXIT_API
 from openvault.cli.base import EXIT_USAGE
@@ -234,15 +235,39 @@ def connect_otp(session, credential, ssh_args):
 
 
 def connect_dynamic(session, credential, ssh_args):
-    """Log in with a dynamic key (not available yet)."""
-    # Limitation: dynamic-key logins are not implemented in the CLI yet; the
-    # command stops here instead. `-no-exec` still prints the key.
-    session.revoke(credential)
-    raise SSHFailure(
-        "-mode dynamic is not supported by 'openvault ssh' yet; use -no-exec "
-        "to print the key and run 'ssh -i KEYFILE' yourself",
-        EXIT_USAGE,
-    )
+    """Log in with a dynamic key kept in a private temp file, then revoke it."""
+    credential = credential or session.issue()
+    key_type = credential.data.get("key_type", "")
+    if key_type != "dynamic":
+        session.revoke(credential)
+        raise SSHFailure(
+            f"-mode dynamic: role {session.role!r} issued a {key_type!r} credential,"
+            " not a dynamic key; use the role's own mode",
+            EXIT_USAGE,
+        )
+    key_dir = None
+    try:
+        # Limitation: a SIGKILL of this process leaves the key file in the
+        # temp directory (mode 0600, in a 0700 directory); the key itself
+        # still ends with its lease.
+        key_dir = tempfile.mkdtemp(prefix="openvault-ssh-")
+        key_path = os.path.join(key_dir, "dynamic_key.pem")
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(credential.data["key"])
+        argv = ssh_command(session.ctx, credential, session.target, ssh_args)
+        argv[1:1] = ["-i", key_path, "-o", "IdentitiesOnly=yes"]
+        code = run_interactive(argv)
+    finally:
+        if key_dir is not None:
+            shutil.rmtree(key_dir, ignore_errors=True)
+        # As for OTPs, revoke whatever ssh did: the key is of no use once
+        # its file is gone, and it must not stay on the host.
+        revoked = session.revoke(credential)
+
+    if code == 0 and not revoked:
+        return EXIT_API
+    return code
 
 
 CONNECTORS = {"otp": connect_otp, "dynamic": connect_dynamic}
