@@ -93,6 +93,10 @@ def dispatch(path):
 
 def _serve(state, path, request_id):
     operation = _operation()
+    if operation == "list" and not path.endswith("/"):
+        # Vault lists at the path with a trailing slash: that is the path ACL
+        # rules are matched against, so "ssh/roles/*" allows LIST ssh/roles.
+        path += "/"
     resolved = _resolve(path)
     route = resolved[0] if resolved else None
     token = None
