@@ -256,6 +256,8 @@ ROUTES = [
         list=list_roles,
         synopsis="List the roles of this mount.",
     ),
+    # No existence check, as in Vault: every role write needs 'update', so
+    # Vault policies grant here exactly what they grant there.
     route(
         rf"roles/{NAME}",
         fields=FIELDS,
