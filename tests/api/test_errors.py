@@ -1,0 +1,307 @@
+"""Vault's HTTP conventions: /v1/, the envelope, status codes and bad input."""
+
+import json
+
+import pytest
+from api_support import ENVELOPE
+from api_support import MULTI_DENIED
+from api_support import OTP_ROLE
+from api_support import UNSUPPORTED_OPERATION
+from api_support import UNSUPPORTED_PATH
+from api_support import UUID
+from api_support import errors
+from api_support import raw_request
+
+pytestmark = pytest.mark.xdist_group("api_errors")
+
+
+def test_errors_success_envelope_has_vaults_keys_in_order(otp_role):
+    reply = otp_role.request("GET", "roles/otp1")
+
+    assert reply.status == 200
+    assert list(reply.json) == ENVELOPE
+    assert UUID.match(reply.json["request_id"])
+    assert reply.json["wrap_info"] is None
+    assert reply.json["warnings"] is None
+    assert reply.json["auth"] is None
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_errors_request_ids_differ_between_requests(otp_role):
+    first = otp_role.request("GET", "roles/otp1").json["request_id"]
+    second = otp_role.request("GET", "roles/otp1").json["request_id"]
+
+    assert first != second
+
+
+def test_errors_write_without_data_answers_204_with_json_type(ssh):
+    reply = ssh.request("POST", "roles/r", OTP_ROLE)
+
+    assert reply.status == 204
+    assert reply.text == ""
+    assert reply.headers["Content-Type"] == "application/json"
+
+
+def test_errors_error_envelope_is_a_list_of_errors(otp_role):
+    reply = otp_role.request("POST", "creds/otp1", {})
+
+    assert reply.status == 400
+    assert reply.json == {"errors": ["Missing ip"]}
+    assert reply.text.endswith("\n")
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_errors_put_and_post_are_both_writes(ssh):
+    put = ssh.request("PUT", "roles/by-put", OTP_ROLE)
+    post = ssh.request("POST", "roles/by-post", OTP_ROLE)
+
+    assert (put.status, post.status) == (204, 204)
+    assert ssh.request("GET", "roles/by-put").json["data"]["key_type"] == "otp"
+
+
+def test_errors_api_lives_under_v1_only(api_server):
+    status, _, body = raw_request(api_server, "GET", "sys/health", prefix="/")
+
+    assert status == 404
+    assert body == {"errors": []}
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "s.not-a-real-token"],
+    ids=["none", "empty", "unknown"],
+)
+def test_errors_missing_or_unknown_token_is_403(otp_role, token):
+    reply = otp_role.request("GET", "roles/otp1", token=token)
+
+    assert reply.status == 403
+    assert reply.json == {"errors": ["permission denied"]}
+
+
+def test_errors_token_without_the_path_in_its_policies_is_403(otp_role, api_server):
+    created = api_server.request("POST", "auth/token/create", {"policies": "default"})
+    token = created.json["auth"]["client_token"]
+
+    reply = otp_role.request("GET", "roles/otp1", token=token)
+
+    assert reply.status == 403
+    assert reply.json == {"errors": [MULTI_DENIED]}
+
+
+def test_errors_authorization_bearer_header_carries_the_token(otp_role, api_server):
+    reply = api_server.request(
+        "GET",
+        f"{otp_role.path}/roles/otp1",
+        token=None,
+        headers={"Authorization": f"Bearer {api_server.root_token}"},
+    )
+
+    assert reply.status == 200
+
+
+def test_errors_unknown_path_inside_a_mount_is_404_unsupported_path(ssh):
+    reply = ssh.request("GET", "nosuch/thing")
+
+    assert reply.status == 404
+    assert errors(reply) == [UNSUPPORTED_PATH]
+
+
+def test_errors_path_outside_every_mount_is_404(api_server):
+    reply = api_server.request("GET", "nomount-here/roles/x")
+
+    assert reply.status == 404
+    assert errors(reply) == [
+        'no handler for route "nomount-here/roles/x". route entry not found.'
+    ]
+
+
+def test_errors_unknown_role_is_404_with_no_message(ssh):
+    reply = ssh.request("GET", "roles/nosuch")
+
+    assert reply.status == 404
+    assert reply.json == {"errors": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "creds/otp1"), ("GET", "roles"), ("DELETE", "creds/otp1")],
+)
+def test_errors_wrong_method_is_405(otp_role, method, path):
+    reply = otp_role.request(method, path)
+
+    assert reply.status == 405
+    assert errors(reply) == [UNSUPPORTED_OPERATION]
+
+
+def test_errors_wrong_method_on_verify_is_405_without_multierror(ssh):
+    """verify is unauthenticated, so OpenBao does not wrap its error."""
+    reply = ssh.request("GET", "verify", token=None)
+
+    assert reply.status == 405
+    assert errors(reply) == ["unsupported operation"]
+
+
+def test_errors_list_verb_and_get_list_true_are_the_same(otp_role):
+    otp_role.write_role("otp2")
+
+    by_verb = otp_role.request("LIST", "roles")
+    by_query = otp_role.request("GET", "roles?list=true")
+
+    assert by_verb.status == by_query.status == 200
+    assert by_verb.json["data"] == by_query.json["data"]
+    assert by_verb.json["data"]["keys"] == ["otp1", "otp2"]
+
+
+def test_errors_malformed_json_is_400_and_stores_nothing(ssh, api_server):
+    status, _, body = raw_request(
+        api_server,
+        "POST",
+        f"{ssh.path}/roles/broken",
+        b'{"key_type": "otp", "default_user": ',
+        {"X-Vault-Token": api_server.root_token},
+    )
+
+    assert status == 400
+    assert body["errors"][0].startswith("failed to decode JSON input: ")
+    assert ssh.request("GET", "roles/broken").status == 404
+
+
+def test_errors_json_that_is_not_an_object_is_400(ssh, api_server):
+    status, _, body = raw_request(
+        api_server,
+        "POST",
+        f"{ssh.path}/roles/broken",
+        b'["key_type", "otp"]',
+        {"X-Vault-Token": api_server.root_token},
+    )
+
+    assert status == 400
+    assert body == {
+        "errors": ["failed to decode JSON input: the body must be a JSON object"]
+    }
+
+
+def test_errors_oversized_body_is_413_and_stores_nothing(ssh, api_server):
+    body = dict(OTP_ROLE, padding="x" * (1024 * 1024 + 1))
+
+    status, _, reply = raw_request(
+        api_server,
+        "POST",
+        f"{ssh.path}/roles/huge",
+        json.dumps(body).encode(),
+        {"X-Vault-Token": api_server.root_token},
+    )
+
+    assert status == 413
+    assert reply == {"errors": ["request body is larger than the 1048576-byte limit"]}
+    assert ssh.request("GET", "roles/huge").status == 404
+
+
+def test_errors_form_encoded_body_is_accepted_like_openbao(ssh, api_server):
+    status, _, _ = raw_request(
+        api_server,
+        "POST",
+        f"{ssh.path}/roles/form",
+        b"key_type=otp&default_user=alice&cidr_list=192.0.2.0/24",
+        {
+            "X-Vault-Token": api_server.root_token,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+
+    assert status == 204
+    assert ssh.request("GET", "roles/form").json["data"]["default_user"] == "alice"
+
+
+def test_errors_curl_style_json_labelled_as_a_form_is_read_as_json(ssh, api_server):
+    """curl -d sends JSON as a form; Vault reads it as JSON, and so do we."""
+    status, _, _ = raw_request(
+        api_server,
+        "POST",
+        f"{ssh.path}/roles/curl",
+        json.dumps(OTP_ROLE).encode(),
+        {
+            "X-Vault-Token": api_server.root_token,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+
+    assert status == 204
+    assert ssh.request("GET", "roles/curl").json["data"]["cidr_list"] == (
+        "192.0.2.0/24"
+    )
+
+
+def test_errors_unknown_parameters_are_ignored_with_a_warning_naming_them(otp_role):
+    reply = otp_role.request(
+        "POST", "creds/otp1", {"ip": "192.0.2.10", "foo": 1, "bar": "x"}
+    )
+
+    assert reply.status == 200
+    assert reply.json["warnings"] == [
+        "Endpoint ignored these unrecognized parameters: [bar foo]"
+    ]
+
+
+def test_errors_unknown_parameters_warn_even_where_vault_answers_204(ssh):
+    """Deliberate: Vault drops the warning with a 204; we answer 200 with it."""
+    reply = ssh.request("POST", "roles/r", dict(OTP_ROLE, colour="blue"))
+
+    assert reply.status == 200
+    assert reply.json["data"] is None
+    assert reply.json["warnings"] == [
+        "Endpoint ignored these unrecognized parameters: [colour]"
+    ]
+    assert ssh.request("GET", "roles/r").status == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "cidr_list",
+            ["192.0.2.0/24"],
+            'Field validation failed: error converting input for field "cidr_list":'
+            " expected a string, got a list",
+        ),
+        (
+            "port",
+            "abc",
+            'Field validation failed: error converting input for field "port":'
+            ' expected an integer, got "abc"',
+        ),
+        (
+            "port",
+            True,
+            'Field validation failed: error converting input for field "port":'
+            " expected an integer, got a boolean",
+        ),
+        (
+            "ttl",
+            "3 days",
+            "'ttl' must be a duration such as 30m, got '3 days'",
+        ),
+        (
+            "default_user",
+            {"name": "alice"},
+            "Field validation failed: error converting input for field"
+            ' "default_user": expected a string, got an object',
+        ),
+    ],
+)
+def test_errors_field_of_the_wrong_type_is_400_naming_it(ssh, field, value, message):
+    reply = ssh.request("POST", "roles/typed", dict(OTP_ROLE, **{field: value}))
+
+    assert reply.status == 400
+    assert errors(reply) == [message]
+    assert ssh.request("GET", "roles/typed").status == 404
+
+
+def test_errors_help_query_describes_the_path(otp_role):
+    reply = otp_role.request("GET", "roles/otp1?help=1")
+
+    assert reply.status == 200
+    assert reply.json["help"].startswith(f"## PATH: {otp_role.path}/roles/otp1")
+    assert "default_user" in reply.json["help"]
