@@ -66,6 +66,11 @@ NO_LOCAL_MATCH = (
     "expected, configure the 'allowed_cidr_list' option to allow the IP."
 )
 
+LOOPBACK_REFUSED = (
+    "IP is a loopback address, which every host has; it is accepted only "
+    "inside 'allowed_cidr_list'"
+)
+
 # The name stays the same when the file runs as a copied script (__main__).
 logger = logging.getLogger("openvault.ssh_helper")
 
@@ -636,21 +641,29 @@ def decide(reply, pam_user, local_ips, config):
 
 
 def check_ip(ip_text, local_ips, allowed_cidrs):
-    """Accept an IP that is exactly a local address, or inside allowed_cidr_list."""
+    """Accept an IP that is exactly a local address, or inside allowed_cidr_list.
+
+    Loopback addresses are not counted as local ones.
+    """
     address = parse_ip(ip_text)
     if address is None:
         return False, "the server's reply has no valid 'ip'"
 
     # Exact match only: a subnet match let an OTP work on a neighbour host
-    # (CVE-2020-24359).
+    # (CVE-2020-24359). Loopback is on every host, so an OTP issued for
+    # 127.0.0.1 or ::1 would open all of them; vault-ssh-helper accepts it,
+    # this helper only when allowed_cidr_list says so.
     local = {canonical_ip(item) for item in local_ips}
+    local = {item for item in local if not item.is_loopback}
     if address in local:
         return True, "local address"
 
-    if not allowed_cidrs:
-        return False, NO_LOCAL_MATCH
     if any(address in network for network in allowed_cidrs):
         return True, "in allowed_cidr_list"
+    if address.is_loopback:
+        return False, LOOPBACK_REFUSED
+    if not allowed_cidrs:
+        return False, NO_LOCAL_MATCH
     return False, "IP is neither a local address nor in 'allowed_cidr_list'"
 
 

@@ -24,8 +24,10 @@ from cryptography.x509.oid import NameOID
 
 HELPER_SOURCE = Path(openvault.ssh_helper.__file__)
 
-# What Vault's verify answers for a good OTP (see the server contract), with
-# an address of this host so that the helper's IP check passes.
+# What Vault's verify answers for a good OTP (see the server contract), for
+# 127.0.0.1. Loopback is the only address a test machine surely has, and the
+# helper counts it as local only inside allowed_cidr_list, so configs that
+# should pass the IP check carry LOOPBACK_CIDRS.
 GOOD_REPLY = {
     "request_id": "5d3c6a2e-0000-4000-8000-000000000001",
     "lease_id": "",
@@ -36,6 +38,7 @@ GOOD_REPLY = {
     "warnings": None,
     "auth": None,
 }
+LOOPBACK_CIDRS = 'allowed_cidr_list = "127.0.0.1/32, ::1/128"'
 ECHO_REPLY = dict(GOOD_REPLY, data={"message": "verify-echo-response"})
 OTP = "8f2c1a57-3b9e-4d6f-a0c4-2e7b91d3f6a8"
 

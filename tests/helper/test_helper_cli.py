@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helper_support import HELPER_SOURCE
+from helper_support import LOOPBACK_CIDRS
 from helper_support import OTP
 from helper_support import pam_env
 from helper_support import run
@@ -15,9 +16,9 @@ from openvault import ssh_helper
 
 
 def write_config(tmp_path, addr, extra='allowed_roles = "*"\n'):
-    """Write a minimal helper config pointing at addr."""
+    """Write a minimal helper config pointing at addr (loopback allowed)."""
     config = tmp_path / "config.hcl"
-    config.write_text(f'vault_addr = "{addr}"\n{extra}')
+    config.write_text(f'vault_addr = "{addr}"\n{LOOPBACK_CIDRS}\n{extra}')
     return config
 
 

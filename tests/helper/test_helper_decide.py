@@ -3,6 +3,7 @@
 import ipaddress
 
 import pytest
+from openvault.ssh_helper import LOOPBACK_REFUSED
 from openvault.ssh_helper import NO_LOCAL_MATCH
 from openvault.ssh_helper import HelperError
 from openvault.ssh_helper import decide
@@ -111,13 +112,16 @@ def test_decide_refuses_an_ip_outside_allowed_cidr_list():
 @pytest.mark.parametrize(
     ("ip", "local", "ok"),
     [
-        ("0:0:0:0:0:0:0:1", {"::1"}, True),
+        ("0:0:0:0:0:0:0:1", {"::1"}, False),
+        ("2001:db8:0:0:0:0:0:1", {"2001:db8::1"}, True),
         ("2001:DB8::0001", {"2001:db8::1"}, True),
         ("fe80::1%eth0", {"fe80::1"}, True),
         ("::ffff:192.0.2.4", {"192.0.2.4"}, True),
         ("192.0.2.4", {"::ffff:192.0.2.4"}, True),
         ("2001:db8::2", {"2001:db8::1"}, False),
         ("::1", {"127.0.0.1"}, False),
+        ("::1", {"::1"}, False),
+        ("127.0.0.1", {"127.0.0.1"}, False),
         ("192.0.2.004", {"192.0.2.4"}, False),
         ("192.0.2.4/32", {"192.0.2.4"}, False),
         ("", {"192.0.2.4"}, False),
@@ -128,6 +132,40 @@ def test_decide_compares_addresses_in_canonical_form(ip, local, ok):
     reply = dict(REPLY, ip=ip)
 
     result = decide(reply, "alice", local_ips, config('allowed_roles = "*"'))
+
+    assert result[0] is ok, result
+
+
+@pytest.mark.parametrize(
+    "ip", ["127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"]
+)
+def test_decide_loopback_is_not_a_local_address(ip):
+    # Every host has loopback: an OTP issued for it would pass on all of them.
+    local_ips = LOCAL | {ipaddress.ip_address("127.0.0.1")}
+    local_ips |= {ipaddress.ip_address("127.1.2.3")}
+    reply = dict(REPLY, ip=ip)
+
+    result = decide(reply, "alice", local_ips, config('allowed_roles = "*"'))
+
+    assert result == (False, LOOPBACK_REFUSED)
+
+
+@pytest.mark.parametrize(
+    ("ip", "cidrs", "ok"),
+    [
+        ("127.0.0.1", "127.0.0.1/32", True),
+        ("127.0.0.1", "127.0.0.0/8", True),
+        ("::1", "::1/128", True),
+        ("::ffff:127.0.0.1", "127.0.0.1/32", True),
+        ("127.0.0.2", "127.0.0.1/32", False),
+        ("::1", "127.0.0.0/8", False),
+    ],
+)
+def test_decide_loopback_counts_inside_allowed_cidr_list(ip, cidrs, ok):
+    reply = dict(REPLY, ip=ip)
+    extra = f'allowed_roles = "*"\nallowed_cidr_list = "{cidrs}"'
+
+    result = decide(reply, "alice", LOCAL, config(extra))
 
     assert result[0] is ok, result
 

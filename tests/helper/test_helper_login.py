@@ -2,13 +2,14 @@
 
 import pytest
 from helper_support import GOOD_REPLY
+from helper_support import LOOPBACK_CIDRS
 from helper_support import OTP
 from helper_support import pam_env
 
 
-def hcl(standin, extra='allowed_roles = "*"'):
-    """Return a config for a dev-mode stand-in server."""
-    return f'vault_addr = "{standin.addr}"\n{extra}\n'
+def hcl(standin, extra='allowed_roles = "*"', cidrs=LOOPBACK_CIDRS):
+    """Return a config for a dev-mode stand-in server (loopback allowed)."""
+    return f'vault_addr = "{standin.addr}"\n{cidrs}\n{extra}\n'
 
 
 def reply(**data):
@@ -96,20 +97,32 @@ def test_login_sends_the_otp_without_a_token(login, standin):
 
 
 def test_login_refuses_a_subnet_neighbour_cve_2020_24359(login, standin):
-    # 127.0.0.2 is inside lo's 127.0.0.0/8 but is not an address of this host.
+    # 127.0.0.2 is inside lo's 127.0.0.0/8 but not in the allowed 127.0.0.1/32.
+    # (The real neighbour case, another host's address, is in tests/e2e.)
     standin.answer(reply=reply(ip="127.0.0.2"))
 
     result = login(hcl(standin), "-dev")
 
     assert result.returncode == 1
-    assert "IP did not match any of the network interface addresses" in result.stderr
+    assert "IP is a loopback address" in result.stderr
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
+def test_login_refuses_loopback_outside_allowed_cidr_list(login, standin, ip):
+    # Every host has loopback: an OTP for 127.0.0.1 would open all of them.
+    standin.answer(reply=reply(ip=ip))
+
+    result = login(hcl(standin, cidrs=""), "-dev")
+
+    assert result.returncode == 1
+    assert "IP is a loopback address" in result.stderr
 
 
 def test_login_allows_an_ip_in_allowed_cidr_list(login, standin):
     standin.answer(reply=reply(ip="203.0.113.50"))
     extra = 'allowed_roles = "*"\nallowed_cidr_list = "10.0.0.0/8,203.0.113.0/24"'
 
-    result = login(hcl(standin, extra), "-dev")
+    result = login(hcl(standin, extra, cidrs=""), "-dev")
 
     assert result.returncode == 0, result.stderr
 
@@ -118,13 +131,13 @@ def test_login_refuses_an_ip_outside_allowed_cidr_list(login, standin):
     standin.answer(reply=reply(ip="203.0.113.50"))
     extra = 'allowed_roles = "*"\nallowed_cidr_list = "10.0.0.0/8"'
 
-    result = login(hcl(standin, extra), "-dev")
+    result = login(hcl(standin, extra, cidrs=""), "-dev")
 
     assert result.returncode == 1
     assert "nor in 'allowed_cidr_list'" in result.stderr
 
 
-def test_login_allows_the_ipv6_loopback_in_any_spelling(login, standin):
+def test_login_allows_the_allowed_ipv6_loopback_in_any_spelling(login, standin):
     standin.answer(reply=reply(ip="0:0:0:0:0:0:0:1"))
 
     result = login(hcl(standin), "-dev")

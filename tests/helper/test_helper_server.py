@@ -1,6 +1,7 @@
 """The helper process against our own server process: real OTPs, end to end."""
 
 import pytest
+from helper_support import LOOPBACK_CIDRS
 from helper_support import pam_env
 
 ROLE = {"key_type": "otp", "default_user": "alice", "cidr_list": "127.0.0.0/8"}
@@ -23,9 +24,9 @@ def issue_otp(server, ip="127.0.0.1", role="web.prod", **extra):
     return reply.json["data"]["key"]
 
 
-def dev_config(server, roles="web.prod"):
-    """Return a dev-mode config for the server."""
-    return f'vault_addr = "{server.addr}"\nallowed_roles = "{roles}"\n'
+def dev_config(server, roles="web.prod", cidrs=LOOPBACK_CIDRS):
+    """Return a dev-mode config for the server (loopback allowed)."""
+    return f'vault_addr = "{server.addr}"\nallowed_roles = "{roles}"\n{cidrs}\n'
 
 
 def test_server_verify_only_succeeds(helper, server, tmp_path):
@@ -75,14 +76,25 @@ def test_server_hlp03(login, server, case, roles, user, reason):
 
 
 def test_server_otp_for_a_subnet_neighbour_is_refused(login, server):
-    # The role covers 127.0.0.0/8, but 127.0.0.2 is not this host's address.
+    # The role covers 127.0.0.0/8, but only 127.0.0.1/32 is allowed here.
     otp = issue_otp(server, ip="127.0.0.2")
 
     result = login(dev_config(server, "*"), "-dev", otp=otp)
 
     assert result.returncode == 1
     assert "ip=127.0.0.2" in result.stderr
-    assert "IP did not match any of the network interface addresses" in result.stderr
+    assert "IP is a loopback address" in result.stderr
+
+
+def test_server_otp_for_loopback_is_refused_by_default(login, server):
+    # Loopback is on every host; it counts only inside allowed_cidr_list.
+    otp = issue_otp(server, ip="127.0.0.1")
+
+    result = login(dev_config(server, "*", cidrs=""), "-dev", otp=otp)
+
+    assert result.returncode == 1
+    assert "ip=127.0.0.1" in result.stderr
+    assert "IP is a loopback address" in result.stderr
 
 
 def test_server_unknown_otp_is_refused(login, server):
@@ -103,7 +115,7 @@ def test_server_over_tls_with_ca_cert(login, ov_server_factory, pki):
 
     result = login(
         f'vault_addr = "{server.addr}"\nca_cert = "{pki.ca_cert}"\n'
-        'allowed_roles = "web.prod"\n',
+        f'allowed_roles = "web.prod"\n{LOOPBACK_CIDRS}\n',
         otp=otp,
     )
 

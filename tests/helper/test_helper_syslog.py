@@ -6,6 +6,7 @@ import shutil
 import socket
 
 import pytest
+from helper_support import LOOPBACK_CIDRS
 from helper_support import OTP
 from helper_support import pam_env
 from helper_support import run
@@ -66,7 +67,7 @@ def parse(message):
 def write_config(tmp_path, standin, extra='allowed_roles = "*"'):
     """Write a dev-mode config for the stand-in server."""
     config = tmp_path / "config.hcl"
-    config.write_text(f'vault_addr = "{standin.addr}"\n{extra}\n')
+    config.write_text(f'vault_addr = "{standin.addr}"\n{LOOPBACK_CIDRS}\n{extra}\n')
     return config
 
 

@@ -5,6 +5,7 @@ import ssl
 
 import pytest
 from helper_support import ECHO_REPLY
+from helper_support import LOOPBACK_CIDRS
 from helper_support import OTP
 from helper_support import StandIn
 from openvault import ssh_helper
@@ -218,7 +219,7 @@ def test_tls_wrong_server_name_fails(helper, proxy, pki, tmp_path):
 def test_tls_login_over_https_with_ca_cert_is_allowed(login, tls_standin, pki):
     text = (
         f'vault_addr = "{tls_standin.addr}"\nca_cert = "{pki.ca_cert}"\n'
-        'allowed_roles = "web.prod"\n'
+        f'allowed_roles = "web.prod"\n{LOOPBACK_CIDRS}\n'
     )
 
     result = login(text)
