@@ -1,5 +1,6 @@
 """Domain checks on user input: addresses, CIDR lists, names, durations."""
 
+import math
 import re
 
 import netaddr
@@ -17,6 +18,9 @@ DURATION_UNITS = {
     "d": 86400,
 }
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+# Go's time.Duration limit, as Vault has it; larger values would also
+# overflow the 64-bit integer columns that store TTLs.
+MAX_DURATION = (2**63 - 1) // 10**9
 NAME = re.compile(r"^\w(?:[\w\-.@]*\w)?$")
 
 
@@ -58,7 +62,20 @@ def parse_cidr_list(field, value):
 
 def parse_duration(field, value):
     """Return seconds for a duration given as integer seconds or as '30m', '1h30m'."""
-    if isinstance(value, bool):
+    seconds = _seconds(field, value)
+    if seconds > MAX_DURATION:
+        raise BadRequest(
+            f"'{field}' must be at most {MAX_DURATION} seconds (about 292 years),"
+            f" got {seconds}"
+        )
+    return seconds
+
+
+def _seconds(field, value):
+    # JSON numbers such as 1e400 arrive as infinity, which has no integer.
+    if isinstance(value, bool) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
         raise BadRequest(f"'{field}' must be a duration such as 30m, got {value!r}")
     if isinstance(value, int | float):
         if value < 0:
