@@ -305,3 +305,28 @@ def test_errors_help_query_describes_the_path(otp_role):
     assert reply.status == 200
     assert reply.json["help"].startswith(f"## PATH: {otp_role.path}/roles/otp1")
     assert "default_user" in reply.json["help"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (1e400, "'ttl' must be a duration such as 30m, got inf"),
+        (
+            10**20,
+            "'ttl' must be at most 9223372036 seconds (about 292 years), got"
+            " 100000000000000000000",
+        ),
+        (
+            "999999999999d",
+            "'ttl' must be at most 9223372036 seconds (about 292 years), got"
+            " 86399999999913600",
+        ),
+    ],
+    ids=["infinity", "huge-int", "huge-days"],
+)
+def test_errors_out_of_range_durations_are_400_not_500(ssh, value, message):
+    reply = ssh.request("POST", "roles/ttl", dict(OTP_ROLE, ttl=value))
+
+    assert reply.status == 400
+    assert errors(reply) == [message]
+    assert ssh.request("GET", "roles/ttl").status == 404
