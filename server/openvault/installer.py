@@ -1,11 +1,11 @@
 """The dynamic-key installer: SSH to a host as its admin user, run the install script.
 
-One connection per install or uninstall, authenticated with the registered
-admin key: look the target user's home up on the host, check that sudo needs
-no password, upload the public key line and the script into a fresh private
-directory in the admin's home, run the script with `sudo -n`, and remove the
-directory. Every failure raises InstallError, whose message names the host,
-the step and the reason, and never holds key material.
+One connection and one command per install or uninstall, authenticated with
+the registered admin key: look the target user's home up on the host, check
+that sudo needs no password, upload the public key line and the script into
+a fresh private directory in the admin's home, run the script with `sudo -n`,
+and remove the directory. Every failure raises InstallError, whose message
+names the host, the step and the reason, and never holds key material.
 """
 
 import contextlib
@@ -34,7 +34,6 @@ COMMAND_TIMEOUT = 60
 # a burst of creds for one host must not trip it.
 MAX_SESSIONS_PER_HOST = 4
 ERROR_OUTPUT_LIMIT = 400
-UPLOAD_FAILED = 90
 
 # What went wrong, for callers that answer differently (nothing of these
 # kinds changed the host, except UNCERTAIN).
@@ -44,6 +43,7 @@ HOST_KEY = "host-key"
 NO_USER = "no-user"
 SUDO = "sudo"
 UPLOAD = "upload"
+HOST = "host"
 SCRIPT = "script"
 UNCERTAIN = "uncertain"
 
@@ -97,9 +97,7 @@ def install(target, username, key_line, script=""):
     check that it talks to the same host.
     """
     with _session(target) as session:
-        path = session.authorized_keys_path(username)
-        session.check_sudo()
-        session.run_script("install", key_line, path, script)
+        path = session.apply("install", key_line, script, username)
         return path, session.host_key
 
 
@@ -110,9 +108,7 @@ def uninstall(target, username, key_line, script="", authorized_keys="", host_ke
     empty); `host_key`, when given, must be the host key install() saw.
     """
     with _session(target, host_key) as session:
-        path = authorized_keys or session.authorized_keys_path(username)
-        session.check_sudo()
-        session.run_script("uninstall", key_line, path, script)
+        session.apply("uninstall", key_line, script, username, authorized_keys)
 
 
 class _RememberHostKey(paramiko.MissingHostKeyPolicy):
@@ -134,7 +130,7 @@ class _RememberHostKey(paramiko.MissingHostKeyPolicy):
 
 
 class _Session:
-    """One authenticated connection to a host, running commands by step."""
+    """One authenticated connection to a host."""
 
     def __init__(self, target, client, host_key):
         self.target = target
@@ -144,99 +140,135 @@ class _Session:
     def fail(self, step, reason, kind):
         return InstallError(self.target.address, step, reason, kind)
 
-    def authorized_keys_path(self, username):
-        """Return <home>/.ssh/authorized_keys of `username` as the host knows it."""
-        step = f"looking up user '{username}'"
-        code, out, err = self.run(step, f"getent passwd {shlex.quote(username)}")
-        if code == 2:
-            raise self.fail(step, f"user '{username}' does not exist", NO_USER)
-        if code != 0:
-            raise self.fail(step, _brief(err) or f"getent exited {code}", NO_USER)
-        fields = out.decode(errors="replace").strip().split(":")
-        home = fields[5] if len(fields) >= 7 else ""
-        if not home.startswith("/") or "\n" in home:
-            raise self.fail(
-                step, f"user '{username}' has no usable home directory", NO_USER
-            )
-        return home.rstrip("/") + "/.ssh/authorized_keys"
+    def apply(self, action, key_line, script, username, authorized_keys=""):
+        """Run the install script for `action`; return the authorized_keys path.
 
-    def check_sudo(self):
-        """Fail at once, and clearly, when sudo would ask for a password."""
-        step = "checking sudo"
-        code, _, err = self.run(step, "sudo -n true")
-        if code == 0:
-            return
-        text = err.decode(errors="replace")
-        if "password" in text.lower():
-            reason = (
-                f"sudo asks '{self.target.admin_user}' for a password; the backend"
-                " needs a NOPASSWD sudoers entry for the admin user"
-            )
-        elif code == 127:
-            reason = "sudo is not installed"
-        else:
-            reason = _brief(err) or f"sudo -n true exited {code}"
-        raise self.fail(step, reason, SUDO)
-
-    def run_script(self, action, key_line, authorized_keys, script):
-        """Upload the key line and the script, run it with sudo, clean up."""
-        step = f"running the install script ({action})"
-        command = (
-            "umask 077;"
-            ' dir=$(mktemp -d "$HOME/.openvault-XXXXXXXXXX")'
-            f" || exit {UPLOAD_FAILED};"
-            " trap 'rm -rf \"$dir\"' EXIT;"
-            ' cat > "$dir/install.sh" && chmod 0700 "$dir/install.sh"'
-            f" || exit {UPLOAD_FAILED};"
-            f' printf "%s\\n" {shlex.quote(key_line)} > "$dir/key.pub"'
-            f" || exit {UPLOAD_FAILED};"
-            f' sudo -n -- "$dir/install.sh" {action} "$dir/key.pub"'
-            f" {shlex.quote(authorized_keys)}"
+        Every step runs in one command on the host (each command costs a
+        session setup there), printing a marker line as it starts, so a
+        failure is known by its step.
+        """
+        command = _COMMAND.format(
+            user=shlex.quote(username),
+            path=shlex.quote(authorized_keys),
+            key=shlex.quote(key_line),
+            action=action,
         )
         started = time.monotonic()
-        code, out, err = self.run(
-            step, command, (script or DEFAULT_INSTALL_SCRIPT).encode(), lost=UNCERTAIN
-        )
-        if code == UPLOAD_FAILED:
-            raise self.fail(
-                "uploading the key and script",
-                f"cannot write in the home directory of '{self.target.admin_user}'",
-                UPLOAD,
-            )
+        code, markers, output = self._run(command, script or DEFAULT_INSTALL_SCRIPT)
+        step = markers.get("step", "connect")
         if code != 0:
-            reason = f"exit status {code}: {_brief(err) or 'no error output'}"
-            raise self.fail(step, reason, SCRIPT)
+            raise self._failure(action, step, code, output, username)
         logger.debug(
             "install script %s on %s done in %.2fs: %s",
             action,
             self.target.address,
             time.monotonic() - started,
-            _brief(out),
+            _brief(output),
         )
+        return markers["path"]
 
-    def run(self, step, command, stdin=b"", lost=UNREACHABLE):
-        """Run `command` as the admin user; return (exit code, stdout, stderr)."""
+    def _failure(self, action, step, code, output, username):
+        text = _brief(output)
+        if step == "user":
+            # getent exits 2 for an unknown name; the home check prints why.
+            known = code == 2 or "home directory" in text
+            reason = f"user '{username}' does not exist" if code == 2 else text
+            kind = NO_USER if known else HOST
+            return self.fail(f"looking up user '{username}'", reason, kind)
+        if step == "sudo":
+            if "password" in text.lower():
+                text = (
+                    f"sudo asks '{self.target.admin_user}' for a password; the"
+                    " backend needs a NOPASSWD sudoers entry for the admin user"
+                )
+            elif code == 127:
+                text = "sudo is not installed"
+            return self.fail("checking sudo", text or f"exit status {code}", SUDO)
+        if step == "script":
+            reason = f"exit status {code}: {text or 'no error output'}"
+            return self.fail(f"running the install script ({action})", reason, SCRIPT)
+        reason = f"cannot write in the home directory of '{self.target.admin_user}'"
+        if step != "upload":
+            reason = f"the admin user's shell did not run the commands: {text}"
+        return self.fail("uploading the key and script", reason, UPLOAD)
+
+    def _run(self, command, script):
+        """Run the command with the script on stdin; return (code, markers, output)."""
+        output = bytearray()
+        code = None
         try:
             channel = self.client.get_transport().open_session(timeout=CONNECT_TIMEOUT)
             channel.settimeout(COMMAND_TIMEOUT)
+            channel.set_combine_stderr(True)
             channel.exec_command(command)
-            if stdin:
-                channel.sendall(stdin)
+            channel.sendall(script.encode())
             channel.shutdown_write()
-            out = channel.makefile("rb").read()
-            err = channel.makefile_stderr("rb").read()
-            if not channel.status_event.wait(COMMAND_TIMEOUT):
-                raise TimeoutError("no exit status")
-            code = channel.exit_status
+            while chunk := channel.recv(32768):
+                output += chunk
+            if channel.status_event.wait(COMMAND_TIMEOUT):
+                code = channel.exit_status
         except TimeoutError:
-            raise self.fail(
-                step, f"no answer within {COMMAND_TIMEOUT}s", lost
-            ) from None
+            lost = f"no answer within {COMMAND_TIMEOUT}s"
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise self.fail(step, f"connection lost: {exc}", lost) from None
-        if code == -1:
-            raise self.fail(step, "the command ended without an exit status", lost)
-        return code, out, err
+            lost = f"connection lost: {exc}"
+        else:
+            lost = None if code not in (None, -1) else "no exit status"
+        markers, rest = _markers(output)
+        if lost is not None:
+            step = markers.get("step", "connect")
+            # Once the script started, the host may have changed.
+            kind = UNCERTAIN if step == "script" else UNREACHABLE
+            raise self.fail(_STEP_NAMES.get(step, step), lost, kind)
+        return code, markers, rest
+
+
+# One command per operation, POSIX sh. An empty path means: look the home
+# directory up on the host (Vault assumed /home/<user>, wrong for root and
+# for users elsewhere). stdin carries the install script.
+_COMMAND = """umask 077
+mark() {{ printf '@openvault %s\\n' "$1"; }}
+path={path}
+if [ -z "$path" ]; then
+    mark step=user
+    entry=$(getent passwd {user}) || exit $?
+    home=$(printf '%s\\n' "$entry" | cut -d: -f6)
+    case "$home" in
+    /*) path="${{home%/}}/.ssh/authorized_keys" ;;
+    *) echo "the user has no usable home directory"; exit 1 ;;
+    esac
+fi
+mark "path=$path"
+mark step=sudo
+sudo -n true 2>&1 || exit $?
+mark step=upload
+dir=$(mktemp -d "$HOME/.openvault-XXXXXXXXXX") || exit 1
+trap 'rm -rf "$dir"' EXIT
+cat > "$dir/install.sh" && chmod 0700 "$dir/install.sh" || exit 1
+printf '%s\\n' {key} > "$dir/key.pub" || exit 1
+mark step=script
+sudo -n -- "$dir/install.sh" {action} "$dir/key.pub" "$path"
+"""
+_STEP_NAMES = {
+    "connect": "starting the install command",
+    "user": "looking up the user",
+    "sudo": "checking sudo",
+    "upload": "uploading the key and script",
+    "script": "running the install script",
+}
+
+
+def _markers(output):
+    """Split the command's output into its marker values and everything else."""
+    markers = {}
+    rest = []
+    for line in bytes(output).decode(errors="replace").splitlines():
+        if line.startswith("@openvault "):
+            name, _, value = line[len("@openvault ") :].partition("=")
+            markers[name] = value
+            rest = []
+        else:
+            rest.append(line)
+    return markers, "\n".join(rest)
 
 
 @contextlib.contextmanager

@@ -13,8 +13,11 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from openvault.errors import BadRequest
+from openvault.storage.db import close_thread
+from openvault.storage.db import connect_thread
 from openvault.storage.db import write_transaction
 from openvault.storage.models import Lease
 
@@ -26,6 +29,10 @@ RETRY_FIRST = 2
 RETRY_MAX = 300
 # While a sweeper works on a lease, other sweepers leave it alone this long.
 CLAIM_SECONDS = 120
+# Revocations run side by side in a bulk revocation; progress is logged
+# every PROGRESS_EVERY leases.
+REVOKE_WORKERS = 4
+PROGRESS_EVERY = 50
 
 # kind -> callable(lease, seal) that undoes the credential; raises on failure.
 REVOKERS = {}
@@ -110,14 +117,9 @@ def revoke(lease_id, seal):
 def revoke_prefix(prefix, seal):
     """Revoke every lease whose id starts with `prefix`; return (done, pending)."""
     prefix = prefix.rstrip("/") + "/"
-    done = pending = 0
-    query = Lease.select().where(Lease.lease_id.startswith(prefix))
-    for lease in query.iterator():
-        try:
-            _revoke(lease, seal)
-            done += 1
-        except RevocationPending:
-            pending += 1
+    query = Lease.select(Lease.lease_id).where(Lease.lease_id.startswith(prefix))
+    ids = [row.lease_id for row in query]
+    done, pending = _revoke_ids(ids, seal, f"prefix {prefix}")
     logger.info("revoked prefix %s: %d revoked, %d pending", prefix, done, pending)
     return done, pending
 
@@ -197,16 +199,50 @@ def claim(lease, now):
 def sweep_once(seal, now=None):
     """Revoke what is due now; return how many leases were revoked."""
     now = now or time.time()
-    revoked = 0
-    for lease in due(now):
-        if not claim(lease, now):
-            continue
-        try:
-            _revoke(lease, seal)
-            revoked += 1
-        except RevocationPending:
-            pass
-    return revoked
+    claimed = [lease.lease_id for lease in due(now) if claim(lease, now)]
+    return _revoke_ids(claimed, seal, "expired leases")[0]
+
+
+def _revoke_ids(ids, seal, what):
+    """Revoke leases by id, several at a time; return (done, pending).
+
+    Dynamic-key revocations wait on SSH to their hosts, so a bulk revocation
+    (role deleted, prefix revoked, many leases expiring together) runs them
+    side by side, each thread on its own database connection.
+    """
+    if len(ids) <= 1:
+        results = [_revoke_id(lease_id, seal) for lease_id in ids]
+        return results.count(True), results.count(False)
+    done = pending = 0
+    workers = min(REVOKE_WORKERS, len(ids))
+    with ThreadPoolExecutor(workers, thread_name_prefix="revoke") as pool:
+        for count, revoked in enumerate(
+            pool.map(lambda lease_id: _revoke_in_thread(lease_id, seal), ids), 1
+        ):
+            done, pending = done + revoked, pending + (not revoked)
+            if count % PROGRESS_EVERY == 0 and count < len(ids):
+                logger.info("revoking %s: %d of %d done", what, count, len(ids))
+    return done, pending
+
+
+def _revoke_in_thread(lease_id, seal):
+    connect_thread()
+    try:
+        return _revoke_id(lease_id, seal)
+    finally:
+        close_thread()
+
+
+def _revoke_id(lease_id, seal):
+    """Revoke one lease by id; True when gone, False when left pending."""
+    lease = Lease.get_or_none(Lease.lease_id == lease_id)
+    if lease is None:
+        return True
+    try:
+        _revoke(lease, seal)
+    except RevocationPending:
+        return False
+    return True
 
 
 class Sweeper(threading.Thread):
