@@ -18,13 +18,10 @@ def collection_tree(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def collection_imports(collection_tree):
-    """Make ansible_collections.openvault.ssh importable in this process."""
-    from ansible.utils.collection_loader._collection_finder import (
-        _AnsibleCollectionFinder,
-    )
+    """Make ansible_collections.openvault.ssh importable and loadable here."""
+    from ansible.plugins.loader import init_plugin_loader
 
-    finder = _AnsibleCollectionFinder(paths=[str(collection_tree)])
-    finder._install()
+    init_plugin_loader([str(collection_tree)])
     return collection_tree
 
 
