@@ -38,7 +38,7 @@ def enable_device(call):
         raise BadRequest("'type' must be \"file\": it is the only audit device type")
     options = call.get("options", {})
     file_path = options.get("file_path") or options.get("path") or ""
-    if not os.path.isabs(file_path):
+    if not isinstance(file_path, str) or not os.path.isabs(file_path):
         raise BadRequest(
             f"'options.file_path' must be an absolute file path, got '{file_path}'"
         )
