@@ -76,8 +76,10 @@ def dispatch(path):
         response = _render(reply, request_id)
     except VaultError as exc:
         response = _error(exc.status, exc.errors)
-        if call is not None or getattr(exc, "call", None) is not None:
-            _audit_response(state, call or exc.call, None, exc)
+        if getattr(exc, "call", None) is not None:
+            _audit_response(state, exc.call, None, exc)
+        else:
+            _audit_refused(state, path, request_id, exc)
     except Exception:
         logger.exception("internal error serving %s %s", request.method, path)
         response = _error(500, ["internal error; see the server log"])
@@ -374,6 +376,46 @@ def _audit_response(state, call, reply, error):
     if extra:
         entry.update(extra)
     log.write(paths, entry)
+
+
+def _audit_refused(state, path, request_id, error):
+    """Audit a request refused before a handler saw it: bad token, path or body.
+
+    A request with a wrong token leaves a trail like any other, so probing
+    for tokens or paths shows up in the audit log.
+    """
+    paths = state.audit_paths()
+    if not paths:
+        return
+    log = state.audit
+    token_id = _token_header()
+    summary = {
+        "id": request_id,
+        "operation": _operation(),
+        "path": path,
+        "remote_address": request.remote_addr or "",
+    }
+    request_entry = dict(summary, client_token=log.hash(token_id) if token_id else "")
+    log.write(
+        paths,
+        {
+            "time": audit_format.timestamp(),
+            "type": "request",
+            "auth": None,
+            "request": request_entry,
+        },
+    )
+    log.write(
+        paths,
+        {
+            "time": audit_format.timestamp(),
+            "type": "response",
+            "auth": None,
+            "request": summary,
+            "response": {"status": error.status},
+            "error": "; ".join(error.errors) or error.__class__.__name__,
+        },
+    )
 
 
 def _token_header():
