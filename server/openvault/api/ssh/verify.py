@@ -28,12 +28,7 @@ def verify_otp(call):
     # Only the request whose DELETE removed the row may succeed.
     won = found is not None and OTP.delete().where(OTP.digest == digest).execute() == 1
     if not won or found.expire_time <= time.time():
-        logger.warning(
-            "OTP verification rejected: not found (from %s)", call.remote_addr
-        )
-        error = BadRequest("OTP not found")
-        error.audit = {"verify": {"result": "failure", "reason": "OTP not found"}}
-        raise error
+        raise _rejected(call, found if won else None)
     logger.info(
         "OTP verified: %s@%s, role %s (from %s)",
         found.username,
@@ -43,6 +38,33 @@ def verify_otp(call):
     )
     data = {"username": found.username, "ip": found.ip, "role_name": found.role_name}
     return Reply(data=data, audit={"verify": {"result": "success", **data}})
+
+
+def _rejected(call, expired):
+    # The client always reads "OTP not found", as from Vault; the log and the
+    # audit entry also tell an expired OTP apart and name its user and host.
+    result = {"result": "failure", "reason": "OTP not found"}
+    if expired:
+        result.update(
+            reason="OTP expired",
+            username=expired.username,
+            ip=expired.ip,
+            role_name=expired.role_name,
+        )
+        logger.warning(
+            "OTP verification rejected: expired, issued for %s@%s (from %s)",
+            expired.username,
+            expired.ip,
+            call.remote_addr,
+        )
+    else:
+        logger.warning(
+            "OTP verification rejected: not found (from %s)", call.remote_addr
+        )
+
+    error = BadRequest("OTP not found")
+    error.audit = {"verify": result}
+    return error
 
 
 ROUTES = [
