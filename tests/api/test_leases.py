@@ -55,7 +55,7 @@ def test_leases_lookup_of_an_unknown_lease_is_400(api_server, lease_id):
     reply = api_server.request("PUT", "sys/leases/lookup", {"lease_id": lease_id})
 
     assert reply.status == 400
-    assert errors(reply) in (["invalid lease"], ["missing 'lease_id'"])
+    assert errors(reply) in (["invalid lease"], ["lease_id must be specified"])
 
 
 def test_leases_renew_answers_that_otp_leases_are_not_renewable(otp_role):

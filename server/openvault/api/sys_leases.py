@@ -83,7 +83,7 @@ def revoke_prefix(call):
 def _lease_id(call):
     lease_id = call.params.get("lease_id") or call.get("lease_id", "")
     if not lease_id:
-        raise BadRequest("missing 'lease_id'")
+        raise BadRequest("lease_id must be specified")
     return lease_id
 
 
