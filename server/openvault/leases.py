@@ -88,7 +88,11 @@ def lookup(lease_id):
 
 def renew(lease_id, increment):
     """Extend a renewable lease by `increment` seconds, up to its max TTL."""
-    lease = lookup(lease_id)
+    try:
+        lease = lookup(lease_id)
+    except BadRequest:
+        # Vault's renew says "lease not found" where its lookup says "invalid".
+        raise BadRequest("lease not found") from None
     if not lease.renewable:
         raise BadRequest("lease is not renewable")
     if lease.next_attempt is not None:
