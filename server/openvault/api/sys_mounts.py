@@ -112,14 +112,14 @@ def delete_mount(call):
 def read_tune(call):
     """Return the lease TTLs in force for a mount."""
     mount = _get(call.params["path"])
-    return Reply(
-        data={
-            "default_lease_ttl": mount.default_lease_ttl or leases.SYSTEM_DEFAULT_TTL,
-            "max_lease_ttl": mount.max_lease_ttl or leases.SYSTEM_MAX_TTL,
-            "force_no_cache": False,
-            "description": mount.description,
-        }
-    )
+    data = {
+        "default_lease_ttl": mount.default_lease_ttl or leases.SYSTEM_DEFAULT_TTL,
+        "max_lease_ttl": mount.max_lease_ttl or leases.SYSTEM_MAX_TTL,
+        "force_no_cache": False,
+        "description": mount.description,
+    }
+    # Vault repeats these at the top level, where older clients read them.
+    return Reply(data=data, top_level=data)
 
 
 def write_tune(call):
