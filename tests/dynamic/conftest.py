@@ -31,11 +31,12 @@ def _make_lab(server, host):
     return Lab(server, host, admin_key)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_lab(tmp_path_factory):
-    """One lab for a whole module; tests use their own users and roles on it.
+    """One lab for the session; tests use their own users and roles on it.
 
-    Modules using it mark their tests xdist_group, so one worker builds it.
+    Tests using it are marked xdist_group("dynamic-shared"), so one worker
+    builds it once.
     """
     require_testhosts()
     server = RunningServer(tmp_path_factory.mktemp("dynamic-server")).start()
