@@ -1,12 +1,9 @@
 """Test support for the OTP helper: a stand-in HTTP(S) server, a PKI, a runner."""
 
 import dataclasses
-import datetime
-import ipaddress
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import threading
@@ -15,14 +12,9 @@ from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import openvault.ssh_helper
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-HELPER_SOURCE = Path(openvault.ssh_helper.__file__)
+# Shared with the end-to-end tests in tests/e2e.
+from support.otp_host import HELPER_SOURCE
+from support.otp_host import make_pki  # noqa: F401 - re-exported for conftest
 
 # What Vault's verify answers for a good OTP (see the server contract), for
 # 127.0.0.1. Loopback is the only address a test machine surely has, and the
@@ -141,141 +133,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *_args):
         pass
-
-
-@dataclasses.dataclass
-class Pki:
-    """CA and server certificates written to files."""
-
-    ca_cert: Path
-    other_ca_cert: Path
-    server_cert: Path
-    server_key: Path
-    named_cert: Path
-    named_key: Path
-
-    def server_context(self, named=False, max_version=None):
-        """Return a server-side TLS context for the IP cert or the named cert."""
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        if named:
-            context.load_cert_chain(self.named_cert, self.named_key)
-        else:
-            context.load_cert_chain(self.server_cert, self.server_key)
-        if max_version is not None:
-            context.maximum_version = max_version
-        return context
-
-
-def make_pki(directory):
-    """Create two CAs and two leaf certificates under directory."""
-    directory = Path(directory)
-    ca_key, ca_cert = _make_ca("openvault test CA")
-    _other_key, other_cert = _make_ca("some other CA")
-
-    server_key, server_cert = _make_leaf(
-        ca_key,
-        ca_cert,
-        [
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            # The test hosts' gateway, where their sshd reaches the server.
-            x509.IPAddress(ipaddress.ip_address("198.51.100.1")),
-            x509.DNSName("localhost"),
-        ],
-    )
-    named_key, named_cert = _make_leaf(
-        ca_key, ca_cert, [x509.DNSName("vault.example.com")]
-    )
-
-    paths = Pki(
-        ca_cert=directory / "ca.pem",
-        other_ca_cert=directory / "other-ca.pem",
-        server_cert=directory / "server.pem",
-        server_key=directory / "server-key.pem",
-        named_cert=directory / "named.pem",
-        named_key=directory / "named-key.pem",
-    )
-    _write_cert(paths.ca_cert, ca_cert)
-    _write_cert(paths.other_ca_cert, other_cert)
-    _write_cert(paths.server_cert, server_cert)
-    _write_key(paths.server_key, server_key)
-    _write_cert(paths.named_cert, named_cert)
-    _write_key(paths.named_key, named_key)
-    return paths
-
-
-def _make_ca(name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _make_leaf(ca_key, ca_cert, names):
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "server")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _write_cert(path, cert):
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def _write_key(path, key):
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 @dataclasses.dataclass

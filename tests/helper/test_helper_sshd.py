@@ -1,26 +1,15 @@
 """Real SSH logins through sshd, PAM and the helper, set up by docs/otp-helper.md."""
 
-import os
-import re
 import subprocess
-from pathlib import Path
 
 import pytest
-from helper_support import HELPER_SOURCE
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "otp-helper.md"
-HELPER = "/usr/local/bin/openvault-ssh-helper"
-CONFIG_DIR = "/etc/openvault-ssh-helper.d"
-HELPER_LOG = "/var/log/openvault-ssh-helper.log"
-DROP_IN = "/etc/ssh/sshd_config.d/openvault-otp.conf"
-
-
-def doc_block(marker):
-    """Return the one fenced block of the guide that contains marker."""
-    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", DOC.read_text(), re.M | re.S)
-    found = [block for block in blocks if marker in block]
-    assert len(found) == 1, f"{marker!r} is in {len(found)} blocks of {DOC.name}"
-    return found[0]
+from support.otp_host import CONFIG
+from support.otp_host import DROP_IN
+from support.otp_host import HELPER
+from support.otp_host import HELPER_LOG
+from support.otp_host import doc_block
+from support.otp_host import install_by_the_guide
+from support.otp_host import ssh_password
 
 
 @pytest.fixture
@@ -38,28 +27,8 @@ def otp_host(testhost_factory, ov_server_factory, pki):
     assert server.request("POST", "ssh/roles/otp-web", role).status in (200, 204)
 
     host.add_user("alice", password="unix-password-1")
-    install_by_the_guide(host, server, pki)
+    install_by_the_guide(host, server.addr, pki.ca_cert.read_bytes())
     return host, server
-
-
-def install_by_the_guide(host, server, pki):
-    """Install the helper, its config, the PAM line and the sshd drop-in."""
-    host.write_file(HELPER, HELPER_SOURCE.read_bytes(), mode=0o755)
-    host.make_dir(CONFIG_DIR)
-    host.write_file(f"{CONFIG_DIR}/ca.pem", pki.ca_cert.read_bytes())
-    example = doc_block("# /etc/openvault-ssh-helper.d/config.hcl")
-    config = example.replace("https://vault.example.com:8200", server.addr)
-    host.write_file(f"{CONFIG_DIR}/config.hcl", config)
-
-    pam = host.read_text("/etc/pam.d/sshd")
-    assert pam.count("\n@include common-auth\n") == 1
-    lines = doc_block("#@include common-auth").splitlines()
-    stack = "\n".join(line for line in lines if not line.startswith("# Standard"))
-    host.write_file("/etc/pam.d/sshd", pam.replace("@include common-auth", stack))
-
-    host.write_file(DROP_IN, doc_block(f"# {DROP_IN}"))
-    host.run(["sshd", "-t"])
-    host.reload()
 
 
 def issue_otp(server, host):
@@ -67,25 +36,6 @@ def issue_otp(server, host):
     reply = server.request("POST", "ssh/creds/otp-web", {"ip": host.ip})
     assert reply.status == 200, reply.text
     return reply.json["data"]["key"]
-
-
-def ssh_password(host, password, user="alice", extra=()):
-    """Log in by keyboard-interactive, typing password; return the process."""
-    argv = ["sshpass", "-e", "ssh", "-F", "/dev/null", "-p", str(host.port)]
-    for option in (
-        "StrictHostKeyChecking=no",
-        "UserKnownHostsFile=/dev/null",
-        "PreferredAuthentications=keyboard-interactive",
-        "PubkeyAuthentication=no",
-        "NumberOfPasswordPrompts=1",
-        "ConnectTimeout=10",
-        "LogLevel=ERROR",
-        *extra,
-    ):
-        argv += ["-o", option]
-    argv += [f"{user}@{host.ip}", "id -un"]
-    env = dict(os.environ, SSHPASS=password)
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
 
 
 def ssh_key(host, key, user="alice"):
@@ -99,7 +49,7 @@ def test_sshd_otp_login_by_the_guide(otp_host, testhost_ssh_key):
     host, server = otp_host
     otp = issue_otp(server, host)
 
-    check = host.run([HELPER, "-verify-only", f"-config={CONFIG_DIR}/config.hcl"])
+    check = host.run([HELPER, "-verify-only", f"-config={CONFIG}"])
     first = ssh_password(host, otp)
     again = ssh_password(host, otp)
     unix = ssh_password(host, "unix-password-1")
