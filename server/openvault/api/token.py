@@ -45,8 +45,9 @@ def create_token(call):
     custom_id = call.get("id")
     if custom_id and not is_root:
         raise BadRequest("'id' may only be set by a root token")
-    orphan = call.route.pattern.endswith("orphan") or call.get("no_parent", False)
-    if orphan and not is_root and call.route.pattern.endswith("create"):
+    orphan_path = call.path.rstrip("/").endswith("create-orphan")
+    orphan = orphan_path or call.get("no_parent", False)
+    if orphan and not is_root and not orphan_path:
         raise BadRequest("'no_parent' may only be set by a root token")
     display = call.get("display_name", "")
     token_id, row = tokens.create(
