@@ -22,12 +22,34 @@ BUILT_IN = ("default", "root")
 
 def list_policies(call):
     """List policy names, built-in ones included."""
-    names = sorted({p.name for p in Policy.select(Policy.name)} | set(BUILT_IN))
-    return Reply(data={"keys": names, "policies": names}, top_level={"policies": names})
+    return Reply(data={"keys": _names()})
+
+
+def list_policies_old(call):
+    """List policy names the old API's way: keys and policies, also at the top."""
+    names = _names()
+    data = {"keys": names, "policies": names}
+    return Reply(data=data, top_level=data)
+
+
+def _names():
+    return sorted({p.name for p in Policy.select(Policy.name)} | set(BUILT_IN))
 
 
 def read_policy(call):
-    """Return a policy's text."""
+    """Return a policy's name and text (as "policy")."""
+    name, text = _policy(call)
+    return Reply(data={"name": name, "policy": text})
+
+
+def read_policy_old(call):
+    """Return a policy the old API's way: name and "rules", also at the top."""
+    name, text = _policy(call)
+    data = {"name": name, "rules": text}
+    return Reply(data=data, top_level=data)
+
+
+def _policy(call):
     name = call.params["name"].lower()
     if name == "default":
         text = policy.DEFAULT_POLICY
@@ -38,8 +60,7 @@ def read_policy(call):
         if row is None:
             raise NotFound()
         text = row.text
-    data = {"name": name, "policy": text, "rules": text}
-    return Reply(data=data, top_level={"name": name, "rules": text})
+    return name, text
 
 
 def write_policy(call):
@@ -82,11 +103,11 @@ ROUTES = [
         delete=delete_policy,
         synopsis="Read, write or delete an ACL policy.",
     ),
-    route(r"sys/policy/?", read=list_policies, list=list_policies),
+    route(r"sys/policy/?", read=list_policies_old, list=list_policies_old),
     route(
         rf"sys/policy/{NAME}",
         fields=FIELDS,
-        read=read_policy,
+        read=read_policy_old,
         update=write_policy,
         delete=delete_policy,
         synopsis="Read, write or delete an ACL policy (old API).",
