@@ -48,8 +48,9 @@ def list_mounts(call):
 
 
 def read_mount(call):
-    """Return one mount's configuration."""
-    return Reply(data=_describe(_get(call.params["path"])))
+    """Return one mount's configuration, also at the top level as Vault does."""
+    described = _describe(_get(call.params["path"]))
+    return Reply(data=described, top_level=described)
 
 
 def write_mount(call):
@@ -200,7 +201,8 @@ def _describe(mount):
         "local": False,
         "seal_wrap": False,
         "external_entropy_access": False,
-        "options": None,
+        "options": {},
+        "deprecation_status": "supported",
         "plugin_version": "",
         "running_plugin_version": f"v{__version__}+builtin.openvault",
         "running_sha256": "",
