@@ -113,6 +113,7 @@ def main(argv=None):
         )
         return 1
     data_dir = None
+    owner = os.getpid()
     try:
         if args.dev:
             data_dir = tempfile.mkdtemp(prefix="openvault-dev-")
@@ -131,7 +132,10 @@ def main(argv=None):
         print(f"openvault server: {exc}", file=sys.stderr)
         return 1
     finally:
-        if data_dir:
+        # gunicorn's workers are forked from this process and leave through
+        # this frame too when they exit (on SIGHUP, for one): only the process
+        # that made the dev data dir may remove it.
+        if data_dir and os.getpid() == owner:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
