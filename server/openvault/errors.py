@@ -54,6 +54,12 @@ class PayloadTooLarge(VaultError):
     status = 413
 
 
+class UnsupportedMediaType(VaultError):
+    """The body's Content-Type does not fit the method (PATCH needs merge-patch)."""
+
+    status = 415
+
+
 class Unavailable(VaultError):
     """The server cannot serve requests yet (not initialized)."""
 

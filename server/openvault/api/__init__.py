@@ -37,6 +37,7 @@ from openvault.errors import NotFound
 from openvault.errors import PayloadTooLarge
 from openvault.errors import PermissionDenied
 from openvault.errors import Unavailable
+from openvault.errors import UnsupportedMediaType
 from openvault.errors import UnsupportedPath
 from openvault.errors import VaultError
 from openvault.errors import multierror
@@ -60,7 +61,9 @@ SYSTEM_ROUTES = (
     + token.ROUTES
 )
 BACKENDS = {"ssh": SSH_ROUTES}
-METHODS = ["GET", "POST", "PUT", "DELETE", "LIST"]
+# PATCH is served only to refuse it as Vault does: no path here supports it.
+METHODS = ["GET", "POST", "PUT", "DELETE", "LIST", "PATCH"]
+MERGE_PATCH = "application/merge-patch+json"
 CAPABILITY = {"read": "read", "list": "list", "delete": "delete", "update": "update"}
 
 
@@ -95,6 +98,11 @@ def dispatch(path):
 
 def _serve(state, path, request_id):
     operation = _operation()
+    if operation == "patch" and request.mimetype != MERGE_PATCH:
+        raise UnsupportedMediaType(
+            f"PATCH requires Content-Type of {MERGE_PATCH},"
+            f" provided {request.content_type or ''}"
+        )
     if operation == "list" and not path.endswith("/"):
         # Vault lists at the path with a trailing slash: that is the path ACL
         # rules are matched against, so "ssh/roles/*" allows LIST ssh/roles.
@@ -161,6 +169,8 @@ def _operation():
         return "list"
     if method == "GET":
         return "read"
+    if method == "PATCH":
+        return "patch"
     if method == "DELETE":
         return "delete"
     return "update"
