@@ -20,6 +20,7 @@ from testhost import TestAddressError
 from testhost import TestHost
 from testhost import TestHostError
 from testhost import check_test_address
+from testhost import missing_requirements
 from testhost import sweep_stale
 from testhost import validate_host_address
 
@@ -373,3 +374,19 @@ def test_testhost_destroy_again_leaves_next_host_on_same_address_alone(
     assert not first.running
     with pytest.raises(TestHostError, match="destroyed"):
         first.stop()
+
+
+def test_testhost_requirements_say_root_is_needed_when_not_root(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+
+    assert missing_requirements() == "test hosts need root (network namespaces, mounts)"
+
+
+def test_testhost_requirements_name_the_missing_tools(monkeypatch, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the root check comes first when not root")
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    reason = missing_requirements()
+
+    assert reason.startswith("test hosts need ip, unshare, nsenter, setsid, mount")
