@@ -55,6 +55,13 @@ def create_app(config=None):
     def wrong_method(error):
         return _json_error(405, ["unsupported operation"])
 
+    @app.errorhandler(500)
+    def internal_error(error):
+        # Failures outside the dispatcher (opening this thread's database
+        # connection, say) still answer in Vault's format; Flask has logged
+        # the traceback already.
+        return _json_error(500, ["internal error; see the server log"])
+
     return app
 
 
