@@ -1,9 +1,24 @@
-"""The server process: start-up, health, envelope, errors and clean shutdown."""
+"""The server process: start-up, init, dev mode, TLS, two workers, clean shutdown."""
 
-import json
+import os
+import signal
+import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import hvac
+import pytest
+from api_support import bytes_written
+from api_support import child_pids
+from api_support import errors
+from api_support import make_pki
+from api_support import new_mount
+from api_support import race
+from support.server import RunningServer
 
 BIN = Path(sys.executable).parent
 
@@ -18,3 +33,267 @@ def test_server_health_reports_initialized(ov_server):
 
 def test_server_stops_cleanly_on_sigterm(ov_server):
     assert ov_server.stop() == 0
+
+
+def test_server_before_init_reports_501_and_refuses_requests(tmp_path):
+    server = RunningServer(tmp_path / "fresh")
+    server.root_token = "not-initialized-yet"  # makes start() skip sys/init
+    server.start()
+    try:
+        health = server.request("GET", "sys/health", token=None)
+        refused = server.request("GET", "sys/mounts", token="anything")
+        status = server.request("GET", "sys/init", token=None)
+
+        init = server.request("PUT", "sys/init", {}, token=None)
+        again = server.request("PUT", "sys/init", {}, token=None)
+    finally:
+        server.stop()
+
+    assert health.status == 501
+    assert health.json["initialized"] is False
+    assert refused.status == 503
+    assert status.json == {"initialized": False}
+    assert init.status == 200
+    assert init.json["root_token"].startswith("s.")
+    assert (again.status, errors(again)) == (400, ["server is already initialized"])
+    server.assert_never_logged(init.json["root_token"])
+
+
+def test_server_root_token_from_init_is_never_logged(ov_server):
+    ov_server.mount_ssh()
+    ov_server.request("GET", "auth/token/lookup-self")
+
+    ov_server.assert_never_logged(ov_server.root_token)
+
+
+def test_server_keeps_its_data_across_restarts(ov_server):
+    mount = new_mount(ov_server)
+    mount.write_role("r")
+    otp = mount.otp("r")
+
+    assert ov_server.stop() == 0
+    ov_server.start()
+
+    assert mount.request("GET", "roles/r").status == 200
+    assert mount.verify(otp).status == 200
+
+
+class DevServer:
+    """`openvault server -dev` started as a user would, on a free port."""
+
+    def __init__(self, tmp_path, *flags):
+        self.tmpdir = tmp_path / "tmp"
+        self.tmpdir.mkdir()
+        self.output = tmp_path / "dev.out"
+        with open(self.output, "wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    str(BIN / "openvault"),
+                    "server",
+                    "-dev",
+                    "-dev-listen-address=127.0.0.1:0",
+                    *flags,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ, TMPDIR=str(self.tmpdir)),
+                start_new_session=True,
+            )
+        self.addr, self.root_token = self._banner()
+
+    def _banner(self):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            text = self.text()
+            if "Root Token:" in text and "Api Address:" in text:
+                addr = text.split("Api Address:", 1)[1].split()[0]
+                token = text.split("Root Token:", 1)[1].split()[0]
+                if self._answers(addr):
+                    return addr, token
+            assert self.process.poll() is None, text
+            time.sleep(0.05)
+        raise AssertionError(f"dev server did not start:\n{self.text()}")
+
+    @staticmethod
+    def _answers(addr):
+        try:
+            urllib.request.urlopen(f"{addr}/v1/sys/health", timeout=2)
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
+
+    def text(self):
+        """Return everything the server printed."""
+        return self.output.read_text(errors="replace")
+
+    def stop(self):
+        """Send SIGTERM; return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            raise
+
+
+@pytest.fixture
+def dev_server(tmp_path):
+    """Start `openvault server -dev`; stop it afterwards if the test did not."""
+    started = []
+
+    def start(*flags):
+        started.append(DevServer(tmp_path, *flags))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_server_dev_mode_prints_a_banner_with_a_working_root_token(dev_server):
+    server = dev_server()
+
+    client = hvac.Client(url=server.addr, token=server.root_token)
+
+    assert server.addr.startswith("http://127.0.0.1:")
+    assert not server.addr.endswith(":0")
+    assert client.lookup_token()["data"]["policies"] == ["root"]
+    assert f"export VAULT_ADDR='{server.addr}'" in server.text()
+    assert server.text().count(server.root_token) == 1
+
+
+def test_server_dev_mode_serves_the_otp_flow(dev_server):
+    server = dev_server()
+    client = hvac.Client(url=server.addr, token=server.root_token)
+
+    client.sys.enable_secrets_engine("ssh", path="ssh")
+    client.secrets.ssh.create_role(
+        "otp_key_role", key_type="otp", default_user="alice", cidr_list="192.0.2.0/24"
+    )
+    creds = client.secrets.ssh.generate_ssh_credentials("otp_key_role", ip="192.0.2.9")
+
+    otp = creds["data"]["key"]
+    assert client.secrets.ssh.verify_ssh_otp(otp)["data"]["username"] == "alice"
+    assert otp not in server.text()
+
+
+def test_server_dev_mode_takes_the_root_token_id(dev_server):
+    server = dev_server("-dev-root-token-id=dev-only-token")
+
+    assert server.root_token == "dev-only-token"
+    client = hvac.Client(url=server.addr, token="dev-only-token")
+    assert client.is_authenticated()
+
+
+def test_server_dev_mode_sigterm_exits_0_and_removes_its_temp_dir(dev_server):
+    server = dev_server()
+    assert [p.name for p in server.tmpdir.iterdir()][0].startswith("openvault-dev-")
+
+    assert server.stop() == 0
+
+    assert list(server.tmpdir.iterdir()) == []
+
+
+def test_server_dev_mode_keeps_its_data_when_workers_restart(dev_server):
+    """SIGHUP makes gunicorn replace its workers; the old worker leaving must
+    not take the dev server's database with it."""
+    server = dev_server()
+    client = hvac.Client(url=server.addr, token=server.root_token)
+    client.sys.enable_secrets_engine("ssh", path="ssh")
+
+    old_workers = child_pids(server.process.pid)
+
+    server.process.send_signal(signal.SIGHUP)
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        workers = child_pids(server.process.pid)
+        if workers and not set(workers) & set(old_workers):
+            break
+        time.sleep(0.1)
+    time.sleep(1)  # the old worker's exit, and the new one's start-up, are done
+    assert server.process.poll() is None, server.text()
+    assert set(child_pids(server.process.pid)).isdisjoint(old_workers)
+    assert "ssh/" in client.sys.list_mounted_secrets_engines()["data"]
+    assert server.stop() == 0
+    assert list(server.tmpdir.iterdir()) == []
+
+
+@pytest.fixture
+def pki(tmp_path):
+    """A CA and a certificate for 127.0.0.1."""
+    return make_pki(tmp_path / "pki")
+
+
+def test_server_tls_serves_https_that_verifies_against_the_ca(ov_server_factory, pki):
+    ca, cert, key = pki
+
+    server = ov_server_factory("tls", tls=(cert, key), ca_file=ca)
+
+    assert server.addr.startswith("https://127.0.0.1:")
+    assert server.request("GET", "sys/health", token=None).status == 200
+    server.mount_ssh()
+    client = hvac.Client(url=server.addr, token=server.root_token, verify=str(ca))
+    client.secrets.ssh.create_role(
+        "r", key_type="otp", default_user="alice", cidr_list="192.0.2.0/24"
+    )
+    otp = client.secrets.ssh.generate_ssh_credentials("r", ip="192.0.2.1")["data"]
+    assert client.secrets.ssh.verify_ssh_otp(otp["key"])["data"]["ip"] == "192.0.2.1"
+
+
+def test_server_tls_is_refused_by_clients_that_do_not_trust_the_ca(
+    ov_server_factory, pki, tmp_path
+):
+    ca, cert, key = pki
+    other_ca = make_pki(tmp_path / "other")[0]
+    server = ov_server_factory("tls", tls=(cert, key), ca_file=ca)
+
+    context = ssl.create_default_context(cafile=str(other_ca))
+    with pytest.raises(urllib.error.URLError) as raised:
+        urllib.request.urlopen(f"{server.addr}/v1/sys/health", context=context)
+
+    assert isinstance(raised.value.reason, ssl.SSLCertVerificationError)
+    plain = server.addr.replace("https://", "http://")
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(f"{plain}/v1/sys/health", timeout=5)
+
+
+def test_server_two_workers_share_one_database(ov_server_factory):
+    server = ov_server_factory("pair", workers=2)
+    workers = child_pids(server.process.pid)
+    assert len(workers) == 2
+    before = {pid: bytes_written(pid) for pid in workers}
+    mount = new_mount(server)
+    mount.write_role("r")
+
+    otps = [mount.otp("r") for _ in range(20)]
+    outcomes = [race(4, lambda otp=otp: mount.verify(otp)) for otp in otps]
+
+    for replies in outcomes:
+        assert sorted(reply.status for reply in replies) == [200, 400, 400, 400]
+    served = {pid: bytes_written(pid) - before[pid] for pid in workers}
+    assert all(count > 0 for count in served.values()), served
+    roles = {mount.request("LIST", "roles").json["data"]["keys"][0] for _ in range(10)}
+    assert roles == {"r"}
+    assert server.stop() == 0
+
+
+def test_server_storage_failure_is_a_json_500(ov_server):
+    """A failure outside the API handlers (here: opening the database for a
+    new request thread) still answers Vault's JSON error, not an HTML page."""
+    moved = ov_server.data_dir.with_name(ov_server.data_dir.name + ".moved")
+    ov_server.data_dir.rename(moved)
+    try:
+        replies = race(8, lambda: ov_server.request("GET", "sys/mounts"))
+    finally:
+        moved.rename(ov_server.data_dir)
+
+    failed = [reply for reply in replies if reply.status == 500]
+    assert failed
+    for reply in failed:
+        assert reply.headers["Content-Type"] == "application/json"
+        assert reply.json == {"errors": ["internal error; see the server log"]}
