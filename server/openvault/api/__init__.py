@@ -251,9 +251,9 @@ def _body(operation):
     if not raw.strip():
         return {}
     # curl -d sends JSON labelled as a form; Vault reads it as JSON, and only a
-    # body that is not a JSON object is taken as a real form.
+    # body that does not start like a JSON object or array is taken as a form.
     is_form = request.mimetype == "application/x-www-form-urlencoded"
-    if is_form and not raw.lstrip().startswith(b"{"):
+    if is_form and not raw.lstrip().startswith((b"{", b"[")):
         return dict(parse_qsl(raw.decode("utf-8", "replace")))
     try:
         body = json.loads(raw)
