@@ -200,21 +200,31 @@ print(json.dumps({
 """
 
 
-def test_testhost_down_all_leaves_nothing_behind():
-    # down --all removes every host on the machine, other workers' too, so it
-    # runs in a sandbox with its own network, mounts, processes and /run.
-    require_testhosts()
+def in_sandbox(code: str) -> dict:
+    """Run Python CODE with its own network, mounts, processes and /run.
+
+    CODE gets the script's path as sys.argv[1] and prints one JSON report.
+    """
     sandbox = ["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc"]
     sandbox += ["--propagation", "private", "--", sys.executable, "-c", REAPER]
     setup = 'mount -t tmpfs -o mode=0755 tmpfs /run && ip link set lo up && exec "$@"'
-    sandbox += ["/bin/sh", "-c", setup, "sh", sys.executable, "-c", DOWN_ALL]
+    sandbox += ["/bin/sh", "-c", setup, "sh", sys.executable, "-c", code]
 
     proc = subprocess.run(
         [*sandbox, str(SCRIPT)], capture_output=True, text=True, timeout=120
     )
 
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_testhost_down_all_leaves_nothing_behind():
+    # down --all removes every host on the machine, other workers' too, so it
+    # runs in a sandbox.
+    require_testhosts()
+
+    report = in_sandbox(DOWN_ALL)
+
     assert [up["ip"] for up in report["ups"]] == ["198.51.100.10", "198.51.100.11"]
     assert report["downs"] == [[0, ""], [0, ""]]
     assert report["netns"] == ""
@@ -223,6 +233,33 @@ def test_testhost_down_all_leaves_nothing_behind():
     assert report["procs"] == []
     assert "netns" not in report["state"]
     assert "openvault-testhosts" not in report["state"]
+
+
+GATEWAY_HOLD = """
+import json, socket, subprocess, sys
+sys.path.insert(0, sys.argv[1].rsplit("/", 1)[0])
+import testhost
+def bindable():
+    try:
+        socket.create_server((testhost.GATEWAY, 0)).close()
+        return True
+    except OSError:
+        return False
+before = bindable()
+hold = testhost.hold_gateway()
+held = bindable()
+testhost.release_gateway(hold)
+print(json.dumps([before, held, bindable()]))
+"""
+
+
+def test_testhost_gateway_hold_keeps_the_gateway_without_a_host():
+    # Other tests' hosts keep the gateway up on the machine, so: a sandbox.
+    require_testhosts()
+
+    before, held, after = in_sandbox(GATEWAY_HOLD)
+
+    assert (before, held, after) == (False, True, False)
 
 
 def test_testhost_stop_start_keeps_users_files_and_address(testhost, testhost_ssh_key):
@@ -390,3 +427,8 @@ def test_testhost_requirements_name_the_missing_tools(monkeypatch, tmp_path):
     reason = missing_requirements()
 
     assert reason.startswith("test hosts need ip, unshare, nsenter, setsid, mount")
+
+
+def test_testhost_gateway_fixture_can_be_bound(testhost_gateway):
+    with socket.create_server((testhost_gateway, 0)) as server:
+        assert server.getsockname()[0] == GATEWAY == testhost_gateway

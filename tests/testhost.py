@@ -34,7 +34,8 @@ Commands (as root; needs ip, unshare, nsenter, setsid, mount, openssh-server):
     testhost.py stop NAME | start NAME        simulate the host going down
 
 From Python (tests/ is on sys.path): ``TestHost.create(name)``,
-``check_test_address(ip)``, ``sweep_stale()``, ``destroy_all()``; the pytest
+``check_test_address(ip)``, ``hold_gateway()``/``release_gateway(id)`` (keep
+198.51.100.1 with no host), ``sweep_stale()``, ``destroy_all()``; the pytest
 fixtures are in tests/support/hosts.py.
 """
 
@@ -78,6 +79,8 @@ VETH_PREFIX = "ovtest-v"
 BRIDGE_MAC = "02:6f:76:74:00:01"
 
 STATE_DIR = Path("/run/openvault-testhosts")
+# Not a possible host name, so it never collides with a host's directory.
+HOLDS_DIR = STATE_DIR / "_gateway-holds"
 LOCK_PATH = Path("/run/openvault-testhosts.lock")
 NETNS_DIR = Path("/run/netns")
 MARKER = "OPENVAULT_TESTHOST"
@@ -256,11 +259,11 @@ def _proc_start(pid: int) -> int | None:
     return stat[1] if stat else None
 
 
-def _owner_alive(record: HostRecord) -> bool:
-    if record.owner_pid is None:
+def _owner_alive(owner_pid: int | None, owner_start: int | None) -> bool:
+    if owner_pid is None:
         return True
-    stat = _proc_stat(record.owner_pid)
-    return stat is not None and stat[0] not in "ZX" and stat[1] == record.owner_start
+    stat = _proc_stat(owner_pid)
+    return stat is not None and stat[0] not in "ZX" and stat[1] == owner_start
 
 
 def _all_pids() -> Iterator[int]:
@@ -462,7 +465,7 @@ def _is_mount_point(path: Path) -> bool:
 
 def _tidy_when_empty() -> None:
     """Remove the bridge, state dir and /run/netns once no host of ours is left."""
-    if _records():
+    if _records() or _holds():
         return
     if BRIDGE in _link_names():
         _ip("link", "del", BRIDGE, check=False)
@@ -477,6 +480,39 @@ def _tidy_when_empty() -> None:
             _run(["umount", str(NETNS_DIR)], check=False)
         with contextlib.suppress(OSError):
             NETNS_DIR.rmdir()
+
+
+def _holds() -> dict[str, dict]:
+    holds = {}
+    for path in sorted(HOLDS_DIR.glob("*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            holds[path.stem] = json.loads(path.read_text())
+    return holds
+
+
+def hold_gateway(owner_pid: int | None = None) -> str:
+    """Make the gateway 198.51.100.1 exist, even with no host, until released.
+
+    Returns a hold id for release_gateway(). With OWNER_PID, sweeps release
+    the hold after that process dies.
+    """
+    hold_id = secrets.token_hex(8)
+    with _locked():
+        HOLDS_DIR.mkdir(parents=True, mode=0o700, exist_ok=True)
+        hold = {"owner_pid": owner_pid, "owner_start": None}
+        if owner_pid is not None:
+            hold["owner_start"] = _proc_start(owner_pid)
+        (HOLDS_DIR / f"{hold_id}.json").write_text(json.dumps(hold) + "\n")
+        _ensure_bridge(_link_names())
+    return hold_id
+
+
+def release_gateway(hold_id: str) -> None:
+    """Drop a hold from hold_gateway(); the bridge goes once nothing needs it."""
+    with _locked():
+        with contextlib.suppress(FileNotFoundError):
+            (HOLDS_DIR / f"{hold_id}.json").unlink()
+        _tidy_when_empty()
 
 
 # ---------------------------------------------------------- file system
@@ -999,12 +1035,16 @@ class TestHost:
 
 
 def destroy_owned(pid: int) -> list[str]:
-    """Destroy the hosts created with owner_pid PID; return their names."""
+    """Destroy the hosts and drop the gateway holds of owner PID; return names."""
     names = []
     for host in TestHost.all():
         if host.owner_pid == pid:
             host.destroy()
             names.append(host.name)
+    for hold_id, hold in _holds().items():
+        if hold.get("owner_pid") == pid:
+            release_gateway(hold_id)
+            names.append(f"gateway hold {hold_id}")
     return names
 
 
@@ -1017,7 +1057,7 @@ def sweep_stale() -> list[str]:
     with _locked():
         records = _records()
         for record in records.values():
-            if not _owner_alive(record):
+            if not _owner_alive(record.owner_pid, record.owner_start):
                 TestHost(record)._destroy_locked()
                 swept.append(record.name)
         records = _records()
@@ -1029,6 +1069,10 @@ def sweep_stale() -> list[str]:
                 _kill_and_wait(lambda ns=netns: _pids_in_netns(ns))
                 _delete_network(netns, None)
                 swept.append(netns)
+        for hold_id, hold in _holds().items():
+            if not _owner_alive(hold.get("owner_pid"), hold.get("owner_start")):
+                (HOLDS_DIR / f"{hold_id}.json").unlink()
+                swept.append(f"gateway hold {hold_id}")
         veths = {r.veth for r in records.values()}
         for link in _link_names():
             if link.startswith(VETH_PREFIX) and link.split("@")[0] not in veths:

@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from testhost import GATEWAY
 from testhost import STATE_DIR
 from testhost import TestHost
 from testhost import TestHostError
 from testhost import destroy_owned
+from testhost import hold_gateway
 from testhost import missing_requirements
+from testhost import release_gateway
 from testhost import sweep_stale
 
 logger = logging.getLogger(__name__)
@@ -65,6 +68,19 @@ def testhost(request, testhost_factory) -> TestHost:
 
 
 @pytest.fixture
+def testhost_gateway(request) -> str:
+    """Return the gateway address 198.51.100.1, kept up for the whole test.
+
+    Request it before a server fixture that binds to it: the gateway exists
+    only while a host or such a hold does.
+    """
+    require_testhosts()
+    hold = hold_gateway(owner_pid=os.getpid())
+    request.addfinalizer(lambda: release_gateway(hold))
+    return GATEWAY
+
+
+@pytest.fixture
 def testhost_ssh_key(tmp_path) -> SSHKey:
     """Return a fresh ed25519 client key pair without a passphrase."""
     path = tmp_path / "id_ed25519"
@@ -85,7 +101,7 @@ def pytest_sessionstart(session) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Remove any host this process made that a finalizer did not."""
+    """Remove any host or gateway hold of this process that a finalizer missed."""
     if missing_requirements() is None and STATE_DIR.is_dir():
         try:
             names = destroy_owned(os.getpid())
