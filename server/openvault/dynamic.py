@@ -29,6 +29,7 @@ from openvault.storage.models import SSHKey
 logger = logging.getLogger(__name__)
 
 KIND = "dynamic"
+DEFAULT_KEY_BITS = 2048
 # Longer than the slowest install (connect, three commands): the sweeper
 # takes the lease over only when the install surely died.
 INSTALL_HOLD = 5 * installer.COMMAND_TIMEOUT
@@ -44,7 +45,7 @@ class HostError(VaultError):
 
 def issue(state, mount, role, username, ip, lease_id, ttl, max_ttl):
     """Install a fresh key for `username` on `ip` and return the credential."""
-    key = _pool(state).take(role.key_bits)
+    key = _pool(state).take(role.key_bits or DEFAULT_KEY_BITS)
     public = public_line(key)
     specs = role.key_option_specs.strip()
     record = {
@@ -104,37 +105,51 @@ def revoke_dynamic(lease, seal):
     mount = Mount.get_or_none(Mount.path == record["mount"])
     if mount is None:
         raise RuntimeError(f"mount {record['mount']}/ of the lease no longer exists")
-    target = _target(
-        seal,
-        mount,
-        record["key_name"],
-        record["admin_user"],
-        record["ip"],
-        record["port"],
-        role_name=lease.role_name,
-    )
-    try:
-        installer.uninstall(
-            target,
-            record["username"],
-            record["public_key"],
-            record["install_script"],
-            authorized_keys=record["authorized_keys"],
-            host_key=record["host_key"],
-        )
-    except installer.InstallError as exc:
-        if exc.kind != installer.NO_USER:
-            raise
-        # Only a lease whose install never finished lacks the path; a user
-        # the host does not know has no key there to remove.
-        logger.info("dynamic key of %s: %s; nothing to remove", lease.lease_id, exc)
-        return
+    targets = _revocation_targets(seal, mount, record, lease.role_name)
+    for number, target in enumerate(targets, 1):
+        try:
+            installer.uninstall(
+                target,
+                record["username"],
+                record["public_key"],
+                record["install_script"],
+                authorized_keys=record["authorized_keys"],
+                host_key=record["host_key"],
+            )
+            break
+        except installer.InstallError as exc:
+            if exc.kind == installer.REFUSED and number < len(targets):
+                continue
+            if exc.kind != installer.NO_USER:
+                raise
+            # Only a lease whose install never finished lacks the path; a
+            # user the host does not know has no key there to remove.
+            logger.info("dynamic key of %s: %s; nothing to remove", lease.lease_id, exc)
+            return
     logger.info(
         "dynamic key removed: %s@%s (%s)",
         record["username"],
         target.address,
         lease.lease_id,
     )
+
+
+def leases_needing_key(seal, mount, key_name):
+    """Count the dynamic leases that can only be revoked with this registered key."""
+    roles = {
+        role.name: role.key_name
+        for role in Role.select(Role.name, Role.key_name).where(
+            Role.mount == mount.path
+        )
+    }
+    count = 0
+    query = Lease.select().where(Lease.mount == mount.path, Lease.kind == KIND)
+    for lease in query.iterator():
+        if _open(seal, lease)["key_name"] != key_name:
+            continue
+        if roles.get(lease.role_name, key_name) == key_name:
+            count += 1
+    return count
 
 
 leases.REVOKERS[KIND] = revoke_dynamic
@@ -214,16 +229,41 @@ def _activate(seal, target, record, lease_id, ttl):
     raise BadRequest(f"lease {lease_id} was revoked while its key was installed")
 
 
-def _target(seal, mount, key_name, admin_user, ip, port, role_name=None):
-    row = SSHKey.get_or_none(SSHKey.mount == mount.path, SSHKey.name == key_name)
-    if row is None and role_name:
-        # The key was renamed on the role and the old one deleted: the
-        # role's current key is the one the host now trusts.
-        role = Role.get_or_none(Role.mount == mount.path, Role.name == role_name)
-        if role is not None and role.key_name:
-            row = SSHKey.get_or_none(
-                SSHKey.mount == mount.path, SSHKey.name == role.key_name
+def _revocation_targets(seal, mount, record, role_name):
+    """Return targets to try: the key that installed, then the role's current key.
+
+    After a key rotation (the role points at a new key, hosts trust only
+    that one) the key that installed may be refused; the role's key works.
+    """
+    names = [record["key_name"]]
+    role = Role.get_or_none(Role.mount == mount.path, Role.name == role_name)
+    if role is not None and role.key_name not in names:
+        names.append(role.key_name)
+    targets = []
+    for name in names:
+        try:
+            targets.append(
+                _target(
+                    seal,
+                    mount,
+                    name,
+                    record["admin_user"],
+                    record["ip"],
+                    record["port"],
+                )
             )
+        except BadRequest:
+            continue
+    if not targets:
+        raise RuntimeError(
+            f"key '{record['key_name']}' is no longer registered at {mount.path}/keys/;"
+            " register it again so the key can be removed from the host"
+        )
+    return targets
+
+
+def _target(seal, mount, key_name, admin_user, ip, port):
+    row = SSHKey.get_or_none(SSHKey.mount == mount.path, SSHKey.name == key_name)
     if row is None:
         raise BadRequest(
             f"key '{key_name}' is no longer registered at {mount.path}/keys/"

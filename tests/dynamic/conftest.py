@@ -33,10 +33,11 @@ def _make_lab(server, host):
 
 @pytest.fixture(scope="session")
 def shared_lab(tmp_path_factory):
-    """One lab for the session; tests use their own users and roles on it.
+    """One lab per test process; tests use their own users and roles on it.
 
-    Tests using it are marked xdist_group("dynamic-shared"), so one worker
-    builds it once.
+    Each module using it is an xdist group of its own: a module's tests stay
+    in one worker, which builds the lab once, and modules still spread over
+    the workers (a second lab costs less than running them all in one).
     """
     require_testhosts()
     server = RunningServer(tmp_path_factory.mktemp("dynamic-server")).start()

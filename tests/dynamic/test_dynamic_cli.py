@@ -10,7 +10,7 @@ from dynamic_support import authorized_keys
 from dynamic_support import leases_under
 from dynamic_support import write_role
 
-pytestmark = [pytest.mark.root, pytest.mark.xdist_group("dynamic-shared")]
+pytestmark = [pytest.mark.root, pytest.mark.xdist_group("dynamic-cli")]
 
 OPENVAULT = Path(sys.executable).with_name("openvault")
 

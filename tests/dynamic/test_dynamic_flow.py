@@ -16,12 +16,13 @@ from dynamic_support import issue
 from dynamic_support import key_file
 from dynamic_support import lease_status
 from dynamic_support import leases_under
+from dynamic_support import make_admin_key
 from dynamic_support import register
 from dynamic_support import ssh
 from dynamic_support import wait_for
 from dynamic_support import write_role
 
-pytestmark = [pytest.mark.root, pytest.mark.xdist_group("dynamic-shared")]
+pytestmark = [pytest.mark.root, pytest.mark.xdist_group("dynamic-flow")]
 
 
 def public_of(pem):
@@ -243,3 +244,27 @@ def test_dynamic_key_bits_of_issued_keys_match_the_role(shared_lab, add_user):
         assert key.key_size == bits
         stored = server.request("GET", f"ssh/roles/{role}").json["data"]
         assert stored["key_bits"] == bits
+
+
+def test_dynamic_revoke_after_admin_key_rotation(shared_lab, add_user):
+    """Hosts that trust only the role's new admin key still get keys removed."""
+    server, host = shared_lab.server, shared_lab.host
+    user, admin = add_user("rotated"), add_user("rotadmin")
+    host.write_file(f"/etc/sudoers.d/{admin}", f"{admin} ALL=(ALL) NOPASSWD: ALL\n")
+    old, new = make_admin_key("ed25519"), make_admin_key("ed25519")
+    host.authorize_key(admin, old.public)
+    register(server, old, name=f"{admin}-old")
+    fields = {"default_user": user, "admin_user": admin, "key": f"{admin}-old"}
+    role = write_role(server, "rotated", host.ip, **fields)
+    lease_id = issue(server, role, host.ip)["lease_id"]
+    register(server, new, name=f"{admin}-new")
+    host.write_file(
+        f"{host.home(admin)}/.ssh/authorized_keys", new.public + "\n", owner=admin
+    )
+    write_role(server, "rotated", host.ip, **dict(fields, key=f"{admin}-new"))
+
+    revoked = server.request("PUT", "sys/leases/revoke", {"lease_id": lease_id})
+
+    assert revoked.status == 204, revoked.text
+    assert authorized_keys(host, user) == b""
+    assert server.request("DELETE", f"ssh/keys/{admin}-old").status == 204

@@ -16,7 +16,7 @@ from dynamic_support import authorized_keys
 from dynamic_support import key_file
 from dynamic_support import ssh
 
-pytestmark = [pytest.mark.root, pytest.mark.xdist_group("dynamic-shared")]
+pytestmark = [pytest.mark.root, pytest.mark.xdist_group("dynamic-install_script")]
 
 SCRIPT_ON_HOST = f"/home/{ADMIN}/openvault-install.sh"
 # Root without the capabilities that let it read other users' files: a read

@@ -7,6 +7,7 @@ LIST      keys/         names (ours)
 
 import logging
 
+from openvault import dynamic
 from openvault import sshkeys
 from openvault.api.routing import Reply
 from openvault.api.routing import route
@@ -83,6 +84,13 @@ def delete_key(call):
         raise BadRequest(
             f"key '{name}' is used by roles {sorted(users)}; delete those roles or"
             " point them at another key first"
+        )
+    needing = dynamic.leases_needing_key(call.state.seal, call.mount, name)
+    if needing:
+        raise BadRequest(
+            f"key '{name}' is still needed to remove {needing} dynamic keys from"
+            " their hosts; revoke those leases (or wait until their revocation"
+            " finishes) first"
         )
     SSHKey.delete().where(
         SSHKey.mount == call.mount.path, SSHKey.name == name
