@@ -85,6 +85,11 @@ LOCK_PATH = Path("/run/openvault-testhosts.lock")
 NETNS_DIR = Path("/run/netns")
 MARKER = "OPENVAULT_TESTHOST"
 
+# Limitation: these are overlays over the live machine directories; if the
+# machine changes them while a host runs (apt-get install), overlayfs does not
+# say what the host sees: restart the host afterwards.
+# Limitation: other top-level directories (/work, /mnt, /media) are the
+# machine's own, shared and writable from inside a host.
 OVERLAY_DIRS = ("etc", "var", "usr", "root", "opt", "srv")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 INSIDE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
