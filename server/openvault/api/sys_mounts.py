@@ -65,8 +65,13 @@ def write_mount(call):
             " this server only provides the ssh secrets engine"
         )
     config = call.get("config", {})
+    # The bao and vault CLIs send Vault's whole mount config, "options": null
+    # included, so keys left unset are ignored; a value we cannot honour is not.
     unknown = sorted(
-        set(config) - {"default_lease_ttl", "max_lease_ttl", "force_no_cache"}
+        key
+        for key, value in config.items()
+        if key not in ("default_lease_ttl", "max_lease_ttl", "force_no_cache")
+        and value not in (None, "", [], {})
     )
     if unknown:
         raise BadRequest(f"'config' has unknown keys {unknown}")
