@@ -223,6 +223,8 @@ MOUNT_FIELDS = {
     "seal_wrap": "bool",
     "external_entropy_access": "bool",
     "plugin_version": "string",
+    # Deprecated in Vault but still sent by hvac's enable_secrets_engine.
+    "plugin_name": "string",
 }
 TUNE_FIELDS = {
     "default_lease_ttl": "duration",
