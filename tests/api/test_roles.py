@@ -4,6 +4,8 @@ import pytest
 from api_support import OTP_ROLE
 from api_support import UNSUPPORTED_OPERATION
 from api_support import errors
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 pytestmark = pytest.mark.xdist_group("api_roles")
 
@@ -301,3 +303,42 @@ def test_roles_write_of_a_new_role_with_bad_input_creates_nothing(ssh):
     assert reply.status == 400
     assert ssh.request("GET", "roles/new").status == 404
     assert ssh.request("LIST", "roles").status == 404
+
+
+@pytest.fixture
+def registered_key(ssh):
+    """The mount with a shared key 'admin' registered."""
+    pem = (
+        ed25519.Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    assert ssh.request("POST", "keys/admin", {"key": pem}).status == 204
+    return ssh
+
+
+@pytest.mark.parametrize(
+    ("key_bits", "stored"), [(None, 2048), (0, 2048), (1024, 1024), (4096, 4096)]
+)
+def test_roles_dynamic_key_bits_default_to_2048(registered_key, key_bits, stored):
+    """Deliberate: 2048 by default (the original docs said 1024); 1024 stays."""
+    body = {
+        "key_type": "dynamic",
+        "key": "admin",
+        "admin_user": "vaultadmin",
+        "default_user": "alice",
+        "cidr_list": "192.0.2.0/24",
+    }
+    if key_bits is not None:
+        body["key_bits"] = key_bits
+
+    reply = registered_key.request("POST", "roles/dyn", body)
+
+    assert reply.status in (200, 204), reply.text
+    data = registered_key.request("GET", "roles/dyn").json["data"]
+    assert data["key_bits"] == stored
+    assert (data["key"], data["admin_user"]) == ("admin", "vaultadmin")
