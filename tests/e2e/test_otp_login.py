@@ -309,14 +309,17 @@ def test_otp_login_without_sshpass_prints_the_otp_and_ssh_prompts(world):
             return found.group(1) + "\n"
         return None
 
-    argv = [str(OPENVAULT), "ssh", "-role", ROLE, *HOST_KEY_FLAGS]
+    # The original docs' example: vault ssh -role otp_key_role -mode otp ...
+    argv = [str(OPENVAULT), "ssh", "-role", ROLE, "-mode", "otp", *HOST_KEY_FLAGS]
     code, shown = run_in_pty(argv + [f"alice@{host.ip}", "id -un"], env, type_the_otp)
     world.otps.extend(seen)
     world.verifies.append(("alice", host.ip, "success"))
 
     assert code == 0, shown
     assert seen and UUID_RE.fullmatch(seen[0]), shown
-    assert "[Note: Install 'sshpass' to automate typing in OTP]" in shown
+    note = "[Note: Install 'sshpass' to automate typing in OTP]"
+    order = [shown.find(text) for text in ("OTP for the session is", note, "Password:")]
+    assert -1 < order[0] < order[1] < order[2], shown
     assert re.search(r"^alice\r?$", shown, re.M), shown
 
 
