@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -27,10 +28,13 @@ class AdminKey:
 
 
 def make_admin_key(kind="rsa"):
-    """Return a fresh admin key pair (RSA 2048 or Ed25519)."""
+    """Return a fresh admin key pair (RSA 2048, ECDSA P-256 or Ed25519)."""
     if kind == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         fmt = serialization.PrivateFormat.TraditionalOpenSSL
+    elif kind == "ecdsa":
+        key = ec.generate_private_key(ec.SECP256R1())
+        fmt = serialization.PrivateFormat.PKCS8
     else:
         key = ed25519.Ed25519PrivateKey.generate()
         fmt = serialization.PrivateFormat.OpenSSH

@@ -268,3 +268,21 @@ def test_dynamic_revoke_after_admin_key_rotation(shared_lab, add_user):
     assert revoked.status == 204, revoked.text
     assert authorized_keys(host, user) == b""
     assert server.request("DELETE", f"ssh/keys/{admin}-old").status == 204
+
+
+@pytest.mark.parametrize("kind", ["ecdsa", "ed25519"])
+def test_dynamic_admin_keys_of_other_types_install(shared_lab, add_user, kind):
+    """ECDSA and Ed25519 admin keys work as well as RSA (the shared lab's)."""
+    server, host = shared_lab.server, shared_lab.host
+    user, admin = add_user(kind), add_user(f"{kind}adm")
+    host.write_file(f"/etc/sudoers.d/{admin}", f"{admin} ALL=(ALL) NOPASSWD: ALL\n")
+    admin_key = make_admin_key(kind)
+    host.authorize_key(admin, admin_key.public)
+    register(server, admin_key, name=admin)
+    fields = {"default_user": user, "admin_user": admin, "key": admin}
+    role = write_role(server, f"{kind}adm", host.ip, **fields)
+
+    data = issue(server, role, host.ip)["data"]
+
+    assert authorized_keys(host, user).decode().startswith("ssh-rsa AAAA")
+    assert data["username"] == user
