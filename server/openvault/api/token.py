@@ -16,6 +16,9 @@ from openvault.audit import timestamp
 from openvault.errors import BadRequest
 from openvault.tokens import policies_of
 
+# The system's maximum token TTL, counted from the token's creation.
+MAX_TTL = tokens.DEFAULT_TOKEN_TTL
+
 
 def create_token(call):
     """Create a child token (or an orphan) with a subset of the caller's policies."""
@@ -42,6 +45,9 @@ def create_token(call):
     if not is_root and parent.expire_time is not None:
         remaining = int(parent.expire_time - time.time())
         ttl = min(ttl or tokens.DEFAULT_TOKEN_TTL, remaining)
+    warnings = _cap(ttl)
+    if warnings:
+        ttl = MAX_TTL
     custom_id = call.get("id")
     if custom_id and not is_root:
         raise BadRequest("'id' may only be set by a root token")
@@ -61,7 +67,17 @@ def create_token(call):
         renewable=call.get("renewable", True),
         token_id=custom_id,
     )
-    return Reply(auth=_auth_block(token_id, row))
+    return Reply(auth=_auth_block(token_id, row), warnings=warnings)
+
+
+def _cap(ttl):
+    # As in Vault, a TTL above the system maximum is capped, with a warning.
+    if not ttl or ttl <= MAX_TTL:
+        return []
+    return [
+        f'TTL of "{ttl}s" exceeded the effective max_ttl of "{MAX_TTL}s"; TTL'
+        " value is capped accordingly"
+    ]
 
 
 def lookup_self(call):
@@ -96,7 +112,7 @@ def renew_self(call):
     if not row.renewable or row.expire_time is None:
         raise BadRequest("lease is not renewable")
     increment = call.get("increment") or row.creation_ttl
-    row.expire_time = time.time() + increment
+    row.expire_time = min(time.time() + increment, row.issue_time + MAX_TTL)
     row.save()
     return Reply(auth=_auth_block(call.token_id, row))
 
