@@ -190,3 +190,30 @@ def test_tokens_are_stored_only_as_keyed_hashes(api_server):
 
     assert token.encode() not in stored
     assert api_server.root_token.encode() not in stored
+
+
+def test_tokens_ttl_above_the_system_maximum_is_capped_with_a_warning(api_server):
+    reply = api_server.request(
+        "POST", "auth/token/create", {"policies": "default", "ttl": "10000h"}
+    )
+
+    assert reply.status == 200
+    assert reply.json["auth"]["lease_duration"] == 2764800
+    assert reply.json["warnings"] == [
+        'TTL of "36000000s" exceeded the effective max_ttl of "2764800s"; TTL value'
+        " is capped accordingly"
+    ]
+
+
+def test_tokens_renew_self_extends_up_to_the_system_maximum(api_server):
+    auth = create(api_server, {"policies": "default", "ttl": "1m"})
+    token = auth["client_token"]
+
+    short = api_server.request("POST", "auth/token/renew-self", {}, token=token)
+    long = api_server.request(
+        "POST", "auth/token/renew-self", {"increment": "10000h"}, token=token
+    )
+
+    assert short.status == 200
+    assert 55 <= short.json["auth"]["lease_duration"] <= 60
+    assert 2764700 <= long.json["auth"]["lease_duration"] <= 2764800
