@@ -107,7 +107,7 @@ def uninstall(target, username, key_line, script="", authorized_keys="", host_ke
     `authorized_keys` is the path install() returned (looked up again when
     empty); `host_key`, when given, must be the host key install() saw.
     """
-    with _session(target, host_key) as session:
+    with _session(target, host_key, fail_fast=True) as session:
         session.apply("uninstall", key_line, script, username, authorized_keys)
 
 
@@ -272,8 +272,10 @@ def _markers(output):
 
 
 @contextlib.contextmanager
-def _session(target, expected_host_key=""):
+def _session(target, expected_host_key="", fail_fast=False):
     with _host_slot(target.address):
+        if fail_fast:
+            _check_recently_unanswered(target)
         client = _connect(target)
         try:
             session = _Session(target, client, _host_key(client))
@@ -317,6 +319,7 @@ def _connect(target):
         ) from None
     except TimeoutError:
         client.close()
+        _unanswered[target.address] = time.monotonic()
         raise InstallError(
             target.address,
             step,
@@ -336,7 +339,29 @@ def _connect(target):
         raise InstallError(
             target.address, step, f"host unreachable: {reason}", UNREACHABLE
         ) from None
+    _unanswered.pop(target.address, None)
     return client
+
+
+# A host that just let a connection time out is not tried again by removals
+# for CONNECT_TIMEOUT seconds: a bulk revocation for a host that is gone
+# then fails its leases at once (they are retried later) instead of waiting
+# out one timeout per lease. Installs always try.
+_unanswered = {}
+
+
+def _check_recently_unanswered(target):
+    since = _unanswered.get(target.address)
+    if since is None:
+        return
+    ago = time.monotonic() - since
+    if ago < CONNECT_TIMEOUT:
+        raise InstallError(
+            target.address,
+            f"connecting as '{target.admin_user}'",
+            f"host unreachable: no answer within {CONNECT_TIMEOUT}s, {ago:.1f}s ago",
+            UNREACHABLE,
+        )
 
 
 def _host_key(client):

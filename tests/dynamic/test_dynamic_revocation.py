@@ -4,6 +4,9 @@ Each test has a lab of its own (it stops the host or restarts the server),
 so these tests can run beside the shared-lab ones.
 """
 
+import concurrent.futures
+import time
+
 import pytest
 from dynamic_support import INSTALL_SCRIPT
 from dynamic_support import authorized_keys
@@ -15,6 +18,7 @@ from dynamic_support import leases_under
 from dynamic_support import ssh
 from dynamic_support import wait_for
 from dynamic_support import write_role
+from testhost import GATEWAY
 
 pytestmark = pytest.mark.root
 
@@ -113,4 +117,31 @@ def test_dynamic_key_stays_while_a_revocation_needs_it(lab):
     host.start()
     wait_for(lambda: lease_status(server, lease_id) is None, 30, message="revocation")
     assert server.request("DELETE", "ssh/keys/dev_key").status == 204
+    assert authorized_keys(host) == b""
+
+
+def test_dynamic_bulk_revocation_for_a_silent_host_does_not_wait_per_lease(lab):
+    """A host that drops packets costs one connect timeout, not one per lease."""
+    server, host = lab.server, lab.host
+    role = write_role(server, "silent", host.ip)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: issue(server, role, host.ip), range(8)))
+    # The host's answers to the server never leave it: connections time out.
+    host.run(["ip", "route", "add", "blackhole", f"{GATEWAY}/32"])
+
+    started = time.monotonic()
+    revoked = server.request("PUT", f"sys/leases/revoke-prefix/ssh/creds/{role}")
+    elapsed = time.monotonic() - started
+
+    assert revoked.status == 200, revoked.text
+    assert "8 of 8 leases could not be revoked yet" in revoked.json["warnings"][0]
+    assert elapsed < 9
+    error = lease_status(server, replies[0]["lease_id"])["revocation_error"]
+    assert "host unreachable: no answer within 5s" in error
+    host.run(["ip", "route", "del", "blackhole", f"{GATEWAY}/32"])
+    wait_for(
+        lambda: leases_under(server, f"ssh/creds/{role}/") == [],
+        40,
+        message="the retried revocations",
+    )
     assert authorized_keys(host) == b""
