@@ -67,19 +67,17 @@ class World:
     stack: contextlib.ExitStack
     # Every OTP a test saw in clear, to check that no log holds one.
     otps: list = dataclasses.field(default_factory=list)
-    # (username, ip, result) of every verify the helper made, in order.
+    # (username, ip, result) of every verify the helper made.
     verifies: list = dataclasses.field(default_factory=list)
 
     def close(self):
         """Stop the server and destroy both hosts (again is harmless)."""
         self.stack.close()
 
-    def openvault(self, *args, path=None, timeout=60):
+    def openvault(self, *args, timeout=60):
         """Run the openvault executable with the server's VAULT_* settings."""
         env = self.server.env()
         env["HOME"] = str(self.tmp / "home")
-        if path is not None:
-            env["PATH"] = path
         return subprocess.run(
             [str(OPENVAULT), *args],
             env=env,
@@ -169,7 +167,7 @@ def set_up(world):
     host, neighbour, server = world.host, world.neighbour, world.server
     server.mount_ssh()
     roles = {
-        # Both hosts; bob may get OTPs too.
+        # Both hosts.
         ROLE: f"{host.ip}/32,{neighbour.ip}/32",
         # A second role for the neighbour, so that two roles match it.
         "otp_neighbour": f"{neighbour.ip}/32",
@@ -180,7 +178,7 @@ def set_up(world):
         role = {
             "key_type": "otp",
             "default_user": "alice",
-            "allowed_users": "bob",
+            "allowed_users": "bob",  # alice by default, bob on request
             "cidr_list": cidrs,
         }
         reply = server.request("POST", f"ssh/roles/{name}", role)
@@ -239,7 +237,7 @@ def run_in_pty(argv, env, answer, timeout=60):
     finally:
         os.close(master)
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # openvault and its ssh
             proc.wait()
 
 
