@@ -154,19 +154,7 @@ def dev_server(tmp_path):
         server.stop()
 
 
-def test_server_dev_mode_prints_a_banner_with_a_working_root_token(dev_server):
-    server = dev_server()
-
-    client = hvac.Client(url=server.addr, token=server.root_token)
-
-    assert server.addr.startswith("http://127.0.0.1:")
-    assert not server.addr.endswith(":0")
-    assert client.lookup_token()["data"]["policies"] == ["root"]
-    assert f"export VAULT_ADDR='{server.addr}'" in server.text()
-    assert server.text().count(server.root_token) == 1
-
-
-def test_server_dev_mode_serves_the_otp_flow(dev_server):
+def test_server_dev_mode_prints_a_banner_and_serves_the_otp_flow(dev_server):
     server = dev_server()
     client = hvac.Client(url=server.addr, token=server.root_token)
 
@@ -176,9 +164,14 @@ def test_server_dev_mode_serves_the_otp_flow(dev_server):
     )
     creds = client.secrets.ssh.generate_ssh_credentials("otp_key_role", ip="192.0.2.9")
 
+    assert server.addr.startswith("http://127.0.0.1:")
+    assert not server.addr.endswith(":0")
+    assert f"export VAULT_ADDR='{server.addr}'" in server.text()
+    assert client.lookup_token()["data"]["policies"] == ["root"]
     otp = creds["data"]["key"]
     assert client.secrets.ssh.verify_ssh_otp(otp)["data"]["username"] == "alice"
     assert otp not in server.text()
+    assert server.text().count(server.root_token) == 1
 
 
 def test_server_dev_mode_takes_the_root_token_id(dev_server):
