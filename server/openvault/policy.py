@@ -125,15 +125,30 @@ class ACL:
                     rule.capabilities
                 )
 
-    def capabilities(self, path):
-        """Return the capabilities granted on `path` (empty when denied)."""
+    def capabilities(self, path, listing=False):
+        """Return the capabilities granted on `path` (empty when denied).
+
+        A list is asked for with a trailing slash; as in Vault, an exact rule
+        with or without that slash, then a glob matching the path without it,
+        then one matching it with it, decide.
+        """
+        bare = path[:-1] if listing and path.endswith("/") else None
         caps = self.exact.get(path)
+        if caps is None and bare is not None:
+            caps = self.exact.get(bare)
+        if caps is None and bare is not None:
+            caps = self._glob(bare)
         if caps is None:
-            matching = [p for p in self.globs if _glob_matches(p, path)]
-            if not matching:
-                return frozenset()
-            caps = self.globs[max(matching, key=_priority)]
+            caps = self._glob(path)
+        if caps is None:
+            return frozenset()
         return frozenset() if "deny" in caps else caps
+
+    def _glob(self, path):
+        matching = [p for p in self.globs if _glob_matches(p, path)]
+        if not matching:
+            return None
+        return self.globs[max(matching, key=_priority)]
 
 
 def _is_exact(pattern):

@@ -219,7 +219,7 @@ def _authorize(call, token):
         return
     needed = CAPABILITY[call.operation]
     acl = _acl(policies)
-    granted = acl.capabilities(call.path)
+    granted = acl.capabilities(call.path, listing=call.operation == "list")
     if call.operation == "update" and call.route.exists is not None:
         if not call.route.exists(call):
             needed = "create"
