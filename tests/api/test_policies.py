@@ -345,3 +345,52 @@ def test_policies_bad_policy_text_is_400_and_not_stored(api_server, text, messag
     assert reply.status == 400
     assert errors(reply) == [message]
     assert api_server.request("GET", "sys/policies/acl/bad").status == 404
+
+
+@pytest.mark.parametrize("rule", ["roles", "roles/", "roles/*", "rol*"])
+def test_policies_list_is_allowed_by_the_rules_vault_accepts(ssh, rule):
+    """Vault checks a LIST of roles/ against an exact rule with or without the
+    slash, then globs without it, then globs with it."""
+    name = f"list-{ssh.path}-{rule.strip('/*')}"
+    write_policy(
+        ssh.server,
+        name,
+        f'path "{ssh.path}/{rule}" {{ capabilities = ["list"] }}',
+    )
+    ssh.write_role("r")
+    token = token_for(ssh.server, name)
+
+    for method, path in (("LIST", "roles"), ("GET", "roles/?list=true")):
+        reply = ssh.request(method, path, token=token)
+        assert reply.status == 200, (rule, method, path, reply.text)
+
+
+def test_policies_exact_rule_for_listing_policies_works(api_server):
+    """The rule Vault's docs give for listing policies has no trailing slash."""
+    write_policy(
+        api_server,
+        "policy-lister",
+        'path "sys/policies/acl" { capabilities = ["list"] }',
+    )
+    token = token_for(api_server, "policy-lister")
+
+    reply = api_server.request("LIST", "sys/policies/acl", token=token)
+
+    assert reply.status == 200
+    assert "policy-lister" in reply.json["data"]["keys"]
+
+
+def test_policies_exact_rule_without_slash_grants_only_list_on_the_slash_path(ssh):
+    write_policy(
+        ssh.server,
+        f"mounts-{ssh.path}",
+        f'path "sys/mounts/{ssh.path}" {{ capabilities = ["read", "delete"] }}',
+    )
+    token = token_for(ssh.server, f"mounts-{ssh.path}")
+
+    slashed = ssh.server.request("DELETE", f"sys/mounts/{ssh.path}/", token=token)
+
+    assert slashed.status == 403
+    assert ssh.server.request("GET", f"sys/mounts/{ssh.path}", token=token).status == (
+        200
+    )
