@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 COLLECTION_PARTS = ("galaxy.yml", "meta", "plugins", "playbooks", "roles", "README.md")
 NAMESPACE_PATH = ("ansible_collections", "openvault", "ssh")
+CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
 
 
 def collection_files():
@@ -104,49 +105,29 @@ class PlaybookRun:
         raise AssertionError(f"no recap for {host} in:\n{self.stdout}")
 
 
-def save_task(name):
-    """Return a task that writes the registered variable name to a JSON file."""
-    return {
-        "name": f"Save {name}",
-        "ansible.builtin.copy": {
-            "content": "{{ " + name + " | to_json }}",
-            "dest": "{{ results_dir }}/" + name + ".json",
-            "mode": "0600",
-        },
-        "check_mode": False,
-        "changed_when": False,
-        "diff": False,
-    }
-
-
 def run_playbook(env, workdir, tasks, *args, inventory=None, play=None):
     """Write a localhost play of tasks, run ansible-playbook, return PlaybookRun.
 
-    Each task that registers a variable gets a follow-up that saves the result,
-    so tests read real module and lookup results back.
+    The test callback (callback_plugins/) saves every registered result, so
+    tests read real module and lookup results back.
     """
     workdir = Path(workdir)
     results_dir = workdir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    expanded = []
-    for task in tasks:
-        expanded.append(task)
-        if "register" in task:
-            expanded.append(save_task(task["register"]))
-    header = {
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars": {"results_dir": str(results_dir)},
-    }
+    header = {"hosts": "localhost", "connection": "local", "gather_facts": False}
     header.update(play or {})
-    header["vars"] = dict({"results_dir": str(results_dir)}, **header["vars"])
-    header["tasks"] = expanded
+    header["tasks"] = list(tasks)
     playbook = workdir / "playbook.yml"
     playbook.write_text(yaml.safe_dump([header], sort_keys=False))
     command = [str(BIN / "ansible-playbook"), str(playbook)]
     command += ["-i", str(inventory) if inventory else "localhost,"]
     command += list(args)
+    env = dict(
+        env,
+        OPENVAULT_TEST_RESULTS=str(results_dir),
+        ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
+        ANSIBLE_CALLBACKS_ENABLED="openvault_results",
+    )
     completed = subprocess.run(
         command,
         env=env,

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from unit.collection_env import audited_requests
 
+# OTP_TASK as the server gets it over HTTP.
+OTP_ROLE_HTTP = {
+    "key_type": "otp",
+    "default_user": "alice",
+    "allowed_users": "bob,carol",
+    "cidr_list": "198.51.100.0/24,203.0.113.0/24",
+    "port": 2222,
+    "ttl": 1800,
+}
 OTP_TASK = {
     "key_type": "otp",
     "default_user": "alice",
@@ -61,16 +70,18 @@ def test_role_module_check_mode_sends_no_write(play, ssh_server):
 
 def test_role_module_check_mode_reports_no_change_for_an_equal_role(play, ssh_server):
     """Check mode against an identical role predicts changed=false."""
-    play([role_task("otp1", "made", **OTP_TASK)])
+    checked = dict(role_task("otp1", "checked", **OTP_TASK), check_mode=True)
 
-    run = play([role_task("otp1", "checked", **OTP_TASK)], "--check")
+    run = play([role_task("otp1", "made", **OTP_TASK), checked])
 
+    assert run.result("made")["changed"] is True
     assert run.result("checked")["changed"] is False
 
 
 def test_role_module_diff_shows_the_reset_fields(play, ssh_server):
     """A write replaces the role: left-out fields return to their defaults."""
-    play([role_task("otp1", "made", **OTP_TASK)])
+    stored_role = dict(OTP_ROLE_HTTP)
+    assert ssh_server.request("POST", "ssh/roles/otp1", stored_role).status == 204
     smaller = {
         "key_type": "otp",
         "default_user": "alice",
@@ -96,12 +107,15 @@ def test_role_module_fails_with_the_servers_message(play, ssh_server):
     expected_type = ssh_server.request("POST", "ssh/roles/x", bad_type).json["errors"]
     expected_cidr = ssh_server.request("POST", "ssh/roles/x", bad_cidr).json["errors"]
 
-    for options, expected in ((bad_type, expected_type), (bad_cidr, expected_cidr)):
-        task = role_task("x", "failed", **options)
-        task["ignore_errors"] = True
-        run = play([task])
+    tasks = [
+        dict(role_task("x", "bad_type", **bad_type), ignore_errors=True),
+        dict(role_task("x", "bad_cidr", **bad_cidr), ignore_errors=True),
+    ]
 
-        failed = run.result("failed")
+    run = play(tasks)
+
+    for name, expected in (("bad_type", expected_type), ("bad_cidr", expected_cidr)):
+        failed = run.result(name)
         assert failed["failed"] is True
         assert failed["status"] == 400
         assert failed["msg"] == (
@@ -174,7 +188,7 @@ def test_role_module_dynamic_role_is_idempotent(play, ssh_server, tmp_path):
 
 def test_role_module_deletes_once(play, ssh_server):
     """state=absent deletes the role, then reports no change."""
-    play([role_task("otp1", "made", **OTP_TASK)])
+    assert ssh_server.request("POST", "ssh/roles/otp1", OTP_ROLE_HTTP).status == 204
 
     run = play(
         [
