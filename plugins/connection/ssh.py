@@ -153,6 +153,10 @@ class Connection(SSHConnection):
 
     def _bare_run(self, cmd, in_data, sudoable=True, checkrc=True):
         """Run the command, then settle the credential it was built with."""
+        # Limitation: ansible-core's reconnection retries rerun the command
+        # built for the first try, so a retry after a failed login offers the
+        # spent OTP (or a removed key file) and fails too; the next ssh run
+        # fetches a new credential.
         returncode = None
         try:
             result = super()._bare_run(cmd, in_data, sudoable=sudoable, checkrc=checkrc)
