@@ -47,19 +47,7 @@ def issue(state, mount, role, username, ip, lease_id, ttl, max_ttl):
     """Install a fresh key for `username` on `ip` and return the credential."""
     key = _pool(state).take(role.key_bits or DEFAULT_KEY_BITS)
     public = public_line(key)
-    specs = role.key_option_specs.strip()
-    record = {
-        "mount": mount.path,
-        "key_name": role.key_name,
-        "admin_user": role.admin_user,
-        "ip": ip,
-        "port": role.port,
-        "username": username,
-        "public_key": f"{specs} {public}" if specs else public,
-        "install_script": role.install_script,
-        "authorized_keys": "",
-        "host_key": "",
-    }
+    record = _record(mount, role, username, ip, public)
     target = _target(state.seal, mount, role.key_name, role.admin_user, ip, role.port)
 
     with write_transaction():
@@ -85,18 +73,40 @@ def issue(state, mount, role, username, ip, lease_id, ttl, max_ttl):
         ip,
         record["authorized_keys"],
     )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
     return {
-        "key": pem,
+        "key": _private_pem(key),
         "key_type": "dynamic",
         "username": username,
         "ip": ip,
         "port": role.port,
     }
+
+
+def _record(mount, role, username, ip, public):
+    """Return what revoking the key will need, as stored (sealed) in the lease."""
+    specs = role.key_option_specs.strip()
+    return {
+        "mount": mount.path,
+        "key_name": role.key_name,
+        "admin_user": role.admin_user,
+        "ip": ip,
+        "port": role.port,
+        "username": username,
+        "public_key": f"{specs} {public}" if specs else public,
+        # "" means the built-in script as of revocation time.
+        "install_script": role.install_script,
+        "authorized_keys": "",
+        "host_key": "",
+    }
+
+
+def _private_pem(key):
+    """Return the key as Vault returned it: PEM, "BEGIN RSA PRIVATE KEY"."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
 
 
 def revoke_dynamic(lease, seal):

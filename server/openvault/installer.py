@@ -111,22 +111,16 @@ def uninstall(target, username, key_line, script="", authorized_keys="", host_ke
         session.apply("uninstall", key_line, script, username, authorized_keys)
 
 
-class _RememberHostKey(paramiko.MissingHostKeyPolicy):
-    """Accept the host's key and remember it.
-
-    Limitation: host keys are not verified when a key is installed, which is
-    what Vault did: the server has no list of its hosts' keys. A host that
-    impersonates the target can receive a public key (harmless) but could
-    also pretend to remove one, so uninstall() insists on the host key seen
-    at install time; a changed host key leaves the revocation pending, with
-    the reason in sys/leases/lookup.
-    """
-
-    def __init__(self):
-        self.key = None
+# Limitation: host keys are not verified when a key is installed, as in
+# Vault: the server keeps no list of its hosts' keys. Whatever answers on the
+# address gets the public key (harmless), and could pretend to remove it, so
+# uninstall() insists on the host key seen at install time; a changed host
+# key leaves the revocation pending, with the reason in sys/leases/lookup.
+class _AcceptHostKey(paramiko.MissingHostKeyPolicy):
+    """Accept any host key on first contact; the caller checks it if it can."""
 
     def missing_host_key(self, client, hostname, key):
-        self.key = key
+        return None
 
 
 class _Session:
@@ -293,7 +287,7 @@ def _session(target, expected_host_key="", fail_fast=False):
 
 def _connect(target):
     client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(_RememberHostKey())
+    client.set_missing_host_key_policy(_AcceptHostKey())
     step = f"connecting as '{target.admin_user}'"
     try:
         client.connect(
