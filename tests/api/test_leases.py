@@ -50,12 +50,15 @@ def test_leases_lookup_describes_an_otp_lease(otp_role):
     assert data["expire_time"].endswith("Z")
 
 
-@pytest.mark.parametrize("lease_id", ["", "nosuch/creds/x/123"])
-def test_leases_lookup_of_an_unknown_lease_is_400(api_server, lease_id):
+@pytest.mark.parametrize(
+    ("lease_id", "message"),
+    [("", "lease_id must be specified"), ("nosuch/creds/x/123", "invalid lease")],
+)
+def test_leases_lookup_of_an_unknown_lease_is_400(api_server, lease_id, message):
     reply = api_server.request("PUT", "sys/leases/lookup", {"lease_id": lease_id})
 
     assert reply.status == 400
-    assert errors(reply) in (["invalid lease"], ["lease_id must be specified"])
+    assert errors(reply) == [message]
 
 
 def test_leases_renew_answers_that_otp_leases_are_not_renewable(otp_role):

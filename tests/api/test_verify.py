@@ -123,7 +123,7 @@ def test_verify_race_has_exactly_one_winner(otp_role):
 def test_verify_otps_are_stored_only_as_keyed_hashes(otp_role):
     otps = [otp_role.otp("otp1") for _ in range(3)]
 
-    rows = [row for row in database_rows(otp_role.server, "otp")]
+    rows = database_rows(otp_role.server, "otp")
     stored = database_bytes(otp_role.server)
 
     for otp in otps:
@@ -141,9 +141,5 @@ def test_verify_removes_the_stored_hash(otp_role):
 
     otp_role.verify(otp)
 
-    rows = [
-        r
-        for r in database_rows(otp_role.server, "otp")
-        if r["mount"] == (otp_role.path)
-    ]
-    assert rows == []
+    rows = database_rows(otp_role.server, "otp")
+    assert [row for row in rows if row["mount"] == otp_role.path] == []
