@@ -268,8 +268,9 @@ def test_ssh_exit_code_of_ssh_is_returned(cli, cli_env, otp_role, fake_ssh_dir):
     assert run.code == 7
 
 
-def test_ssh_mode_dynamic_fails_loudly(cli, otp_role, fake_ssh_dir, cli_env):
-    """-mode dynamic is refused with a clear message; ssh is not run."""
+def test_ssh_mode_dynamic_refuses_an_otp_role(cli, otp_role, fake_ssh_dir, cli_env):
+    """-mode dynamic on an OTP role is refused with a clear message; ssh is not
+    run."""
     otp_role()
     record = fake_ssh_dir / "record.json"
     env = cli_env | {"PATH": str(fake_ssh_dir), "FAKE_SSH_RECORD": str(record)}
@@ -279,7 +280,7 @@ def test_ssh_mode_dynamic_fails_loudly(cli, otp_role, fake_ssh_dir, cli_env):
     )
 
     assert run.code == 1
-    assert "-mode dynamic is not supported" in run.err
+    assert "not a dynamic key" in run.err
     assert not record.exists()
 
 
