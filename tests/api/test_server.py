@@ -23,8 +23,18 @@ from support.server import RunningServer
 BIN = Path(sys.executable).parent
 
 
-def test_server_health_reports_initialized(ov_server):
-    reply = ov_server.request("GET", "sys/health", token=None)
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One server for the tests that only look at it."""
+    server = RunningServer(tmp_path_factory.mktemp("shared"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.xdist_group("api_server_shared")
+def test_server_health_reports_initialized(shared_server):
+    reply = shared_server.request("GET", "sys/health", token=None)
 
     assert reply.status == 200
     assert reply.json["initialized"] is True
@@ -59,11 +69,12 @@ def test_server_before_init_reports_501_and_refuses_requests(tmp_path):
     server.assert_never_logged(init.json["root_token"])
 
 
-def test_server_root_token_from_init_is_never_logged(ov_server):
-    ov_server.mount_ssh()
-    ov_server.request("GET", "auth/token/lookup-self")
+@pytest.mark.xdist_group("api_server_shared")
+def test_server_root_token_from_init_is_never_logged(shared_server):
+    new_mount(shared_server)
+    shared_server.request("GET", "auth/token/lookup-self")
 
-    ov_server.assert_never_logged(ov_server.root_token)
+    shared_server.assert_never_logged(shared_server.root_token)
 
 
 def test_server_keeps_its_data_across_restarts(ov_server):
@@ -174,17 +185,13 @@ def test_server_dev_mode_prints_a_banner_and_serves_the_otp_flow(dev_server):
     assert server.text().count(server.root_token) == 1
 
 
-def test_server_dev_mode_takes_the_root_token_id(dev_server):
+def test_server_dev_mode_takes_a_root_token_id_and_exits_0_on_sigterm(dev_server):
     server = dev_server("-dev-root-token-id=dev-only-token")
-
-    assert server.root_token == "dev-only-token"
     client = hvac.Client(url=server.addr, token="dev-only-token")
+    assert server.root_token == "dev-only-token"
     assert client.is_authenticated()
-
-
-def test_server_dev_mode_sigterm_exits_0_and_removes_its_temp_dir(dev_server):
-    server = dev_server()
     assert [p.name for p in server.tmpdir.iterdir()][0].startswith("openvault-dev-")
+    client.adapter.close()
 
     assert server.stop() == 0
 
@@ -197,7 +204,9 @@ def test_server_dev_mode_keeps_its_data_when_workers_restart(dev_server):
     server = dev_server()
     client = hvac.Client(url=server.addr, token=server.root_token)
     client.sys.enable_secrets_engine("ssh", path="ssh")
-
+    # A kept-alive connection would hold the old worker for its whole
+    # graceful timeout.
+    client.adapter.close()
     old_workers = child_pids(server.process.pid)
 
     server.process.send_signal(signal.SIGHUP)
@@ -216,41 +225,55 @@ def test_server_dev_mode_keeps_its_data_when_workers_restart(dev_server):
     assert list(server.tmpdir.iterdir()) == []
 
 
-@pytest.fixture
-def pki(tmp_path):
-    """A CA and a certificate for 127.0.0.1."""
-    return make_pki(tmp_path / "pki")
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """A server on HTTPS with a certificate for 127.0.0.1, and its CA file."""
+    ca, cert, key = make_pki(tmp_path_factory.mktemp("pki"))
+    server = RunningServer(tmp_path_factory.mktemp("tls"), tls=(cert, key), ca_file=ca)
+    server.start()
+    yield server
+    server.stop()
 
 
-def test_server_tls_serves_https_that_verifies_against_the_ca(ov_server_factory, pki):
-    ca, cert, key = pki
+@pytest.mark.xdist_group("api_server_tls")
+def test_server_tls_serves_https_that_verifies_against_the_ca(tls_server):
+    ca = tls_server.ca_file
+    mount = new_mount(tls_server)
 
-    server = ov_server_factory("tls", tls=(cert, key), ca_file=ca)
-
-    assert server.addr.startswith("https://127.0.0.1:")
-    assert server.request("GET", "sys/health", token=None).status == 200
-    server.mount_ssh()
-    client = hvac.Client(url=server.addr, token=server.root_token, verify=str(ca))
-    client.secrets.ssh.create_role(
-        "r", key_type="otp", default_user="alice", cidr_list="192.0.2.0/24"
+    client = hvac.Client(
+        url=tls_server.addr, token=tls_server.root_token, verify=str(ca)
     )
-    otp = client.secrets.ssh.generate_ssh_credentials("r", ip="192.0.2.1")["data"]
-    assert client.secrets.ssh.verify_ssh_otp(otp["key"])["data"]["ip"] == "192.0.2.1"
+    client.secrets.ssh.create_role(
+        "r",
+        key_type="otp",
+        default_user="alice",
+        cidr_list="192.0.2.0/24",
+        mount_point=mount.path,
+    )
+    creds = client.secrets.ssh.generate_ssh_credentials(
+        "r", ip="192.0.2.1", mount_point=mount.path
+    )
+
+    assert tls_server.addr.startswith("https://127.0.0.1:")
+    assert tls_server.request("GET", "sys/health", token=None).status == 200
+    verified = client.secrets.ssh.verify_ssh_otp(
+        creds["data"]["key"], mount_point=mount.path
+    )
+    assert verified["data"]["ip"] == "192.0.2.1"
 
 
+@pytest.mark.xdist_group("api_server_tls")
 def test_server_tls_is_refused_by_clients_that_do_not_trust_the_ca(
-    ov_server_factory, pki, tmp_path
+    tls_server, tmp_path
 ):
-    ca, cert, key = pki
     other_ca = make_pki(tmp_path / "other")[0]
-    server = ov_server_factory("tls", tls=(cert, key), ca_file=ca)
 
     context = ssl.create_default_context(cafile=str(other_ca))
     with pytest.raises(urllib.error.URLError) as raised:
-        urllib.request.urlopen(f"{server.addr}/v1/sys/health", context=context)
+        urllib.request.urlopen(f"{tls_server.addr}/v1/sys/health", context=context)
 
     assert isinstance(raised.value.reason, ssl.SSLCertVerificationError)
-    plain = server.addr.replace("https://", "http://")
+    plain = tls_server.addr.replace("https://", "http://")
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(f"{plain}/v1/sys/health", timeout=5)
 
