@@ -118,9 +118,16 @@ class Lease(BaseModel):
     # Sealed JSON with what revocation needs (host, user, public key, ...).
     sealed = peewee.BlobField(null=True)
     # Set while a revocation is due or being retried; NULL for a live lease.
-    next_attempt = peewee.DoubleField(null=True, index=True)
+    next_attempt = peewee.DoubleField(null=True)
     attempts = peewee.IntegerField(default=0)
     last_error = peewee.TextField(default="")
+
+    class Meta:
+        # The sweeper asks for "next_attempt IS NULL AND expire_time <= now"
+        # and "next_attempt <= now". With an index on next_attempt alone
+        # SQLite read every live lease for the first (all are NULL there);
+        # this one goes straight to the leases due, for both.
+        indexes = ((("next_attempt", "expire_time"), False),)
 
 
 class Token(BaseModel):
