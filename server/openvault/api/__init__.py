@@ -117,14 +117,15 @@ def _serve(state, path, request_id):
         raise _not_found(path)
     route, params, mount, relative = resolved
     if operation == "help":
-        return None, _help(route, path)
-    handler = route.operations.get(operation)
-    if handler is None:
-        message = "unsupported operation"
-        raise MethodNotAllowed(
-            message if route.unauthenticated else multierror(message)
-        )
-    raw = _body(operation)
+        handler, raw = _help, {}
+    else:
+        handler = route.operations.get(operation)
+        if handler is None:
+            message = "unsupported operation"
+            raise MethodNotAllowed(
+                message if route.unauthenticated else multierror(message)
+            )
+        raw = _body(operation)
     data, unknown = _convert(route, raw)
     call = Call(
         operation=operation,
@@ -141,9 +142,10 @@ def _serve(state, path, request_id):
     )
     _audit_request(state, call, raw)
     try:
-        if not route.unauthenticated:
+        # Help is always allowed, as in Vault; it is audited like the rest.
+        if not route.unauthenticated and operation != "help":
             _authorize(call, token)
-        reply = route.operations[operation](call) or Reply(status=204)
+        reply = handler(call) or Reply(status=204)
     except VaultError as exc:
         exc.call = call
         raise
@@ -276,7 +278,8 @@ def _convert(route, raw):
     return data, sorted(unknown)
 
 
-def _help(route, path):
+def _help(call):
+    route, path = call.route, call.path
     text = route.synopsis
     if route.description:
         text += "\n\n" + route.description.strip()
