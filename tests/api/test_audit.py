@@ -295,3 +295,16 @@ def test_audit_config_device_path_is_taken(api_server, tmp_path):
 
     assert reply.status == 400
     assert errors(reply) == ["path already in use: config/"]
+
+
+def test_audit_help_requests_are_recorded(otp_role):
+    server = otp_role.server
+    offset = audit_offset(server)
+
+    reply = otp_role.request("GET", "roles/otp1?help=1")
+
+    assert reply.status == 200
+    request, response = entries_since(server, offset)
+    assert request["request"]["operation"] == "help"
+    assert request["request"]["path"] == f"{otp_role.path}/roles/otp1"
+    assert response["response"]["status"] == 200
