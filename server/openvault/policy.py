@@ -3,6 +3,7 @@
 import functools
 import re
 from dataclasses import dataclass
+from dataclasses import field
 
 from openvault import hcl
 from openvault.errors import BadRequest
@@ -18,12 +19,24 @@ SHORTHAND = {
 # Path options Vault enforces that this server does not; a policy using them
 # is refused rather than loaded with the restriction silently dropped.
 UNENFORCED = (
+    "min_wrapping_ttl",
+    "max_wrapping_ttl",
+    "mfa_methods",
+    "control_group",
+    "pagination_limit",
+    "response_keys_filter_path",
+)
+PATH_OPTIONS = {
+    "capabilities",
+    "policy",
+    "comment",
     "allowed_parameters",
     "denied_parameters",
     "required_parameters",
-    "min_wrapping_ttl",
-    "max_wrapping_ttl",
-)
+    *UNENFORCED,
+}
+# Operations whose request data the parameter options constrain, as in Vault.
+PARAMETER_OPERATIONS = ("read", "update", "create", "patch")
 
 DEFAULT_POLICY = """
 # Every token gets this policy: it may look after itself and its leases.
@@ -50,10 +63,17 @@ path "sys/leases/renew" {
 
 @dataclass(frozen=True)
 class Rule:
-    """The capabilities a policy grants on one path pattern."""
+    """What a policy grants on one path pattern.
+
+    `allowed` and `denied` map lower-cased parameter names to the values
+    allowed or denied (empty: any value); None when the option is not set.
+    """
 
     pattern: str
     capabilities: frozenset
+    allowed: dict | None = None
+    denied: dict | None = None
+    required: tuple = ()
 
 
 def parse(name, text):
@@ -76,12 +96,29 @@ def parse(name, text):
 def _rule(name, pattern, body):
     if not isinstance(body, dict):
         raise BadRequest(f"policy {name!r}: path {pattern!r} must be a block")
+    unknown = sorted(set(body) - PATH_OPTIONS)
+    if unknown:
+        raise BadRequest(
+            f"policy {name!r}: path {pattern!r} has unknown keys {unknown};"
+            f" expected some of {sorted(PATH_OPTIONS - set(UNENFORCED))}"
+        )
     for option in UNENFORCED:
         if option in body:
             raise BadRequest(
                 f"policy {name!r}: path {pattern!r} uses '{option}', which this"
                 " server does not enforce; remove it"
             )
+    caps = _capabilities(name, pattern, body)
+    return Rule(
+        pattern.lstrip("/"),
+        frozenset(caps),
+        allowed=_parameter_values(name, pattern, body, "allowed_parameters"),
+        denied=_parameter_values(name, pattern, body, "denied_parameters"),
+        required=_required(name, pattern, body),
+    )
+
+
+def _capabilities(name, pattern, body):
     caps = set()
     if "policy" in body:
         shorthand = body["policy"]
@@ -103,13 +140,120 @@ def _rule(name, pattern, body):
                 f" {capability!r}; expected some of {sorted(CAPABILITIES)}"
             )
         caps.add(capability.lower())
-    return Rule(pattern.lstrip("/"), frozenset(caps))
+    return caps
+
+
+def _parameter_values(name, pattern, body, option):
+    if option not in body:
+        return None
+    given = body[option]
+    if not isinstance(given, dict) or not all(
+        isinstance(values, list) for values in given.values()
+    ):
+        raise BadRequest(
+            f"policy {name!r}: path {pattern!r}: '{option}' must map parameter"
+            ' names to lists of values, such as { "ip" = ["192.0.2.*"] }'
+        )
+    return {key.lower(): tuple(values) for key, values in given.items()}
+
+
+def _required(name, pattern, body):
+    given = body.get("required_parameters", [])
+    if not isinstance(given, list) or not all(isinstance(p, str) for p in given):
+        raise BadRequest(
+            f"policy {name!r}: path {pattern!r}: 'required_parameters' must be a"
+            " list of parameter names"
+        )
+    return tuple(given)
 
 
 @functools.lru_cache(maxsize=256)
 def parse_cached(name, text):
     """Parse a stored policy once per process."""
     return parse(name, text)
+
+
+@dataclass
+class Permissions:
+    """What the rules of a token's policies for one path pattern grant."""
+
+    capabilities: frozenset = frozenset()
+    allowed: dict = field(default_factory=dict)
+    denied: dict = field(default_factory=dict)
+    required: tuple = ()
+
+    def merge(self, rule):
+        """Add one policy's rule for the same pattern, the way Vault merges."""
+        if "deny" in rule.capabilities:
+            self.capabilities = frozenset({"deny"})
+            self.allowed, self.denied = {}, {}
+            return
+        if "deny" in self.capabilities:
+            return
+        self.capabilities |= rule.capabilities
+        self.allowed = _merge_values(self.allowed, rule.allowed or {})
+        self.denied = _merge_values(self.denied, rule.denied or {})
+        self.required += tuple(p for p in rule.required if p not in self.required)
+
+    def allows(self, data):
+        """Tell whether request data passes the parameter options, as in Vault."""
+        if any(name.lower() not in data for name in self.required):
+            return False
+        if not data:
+            return True
+        if "*" in self.denied:
+            return False
+        for name, value in data.items():
+            values = self.denied.get(name.lower())
+            if values is not None and _value_in(value, values):
+                return False
+        if not self.allowed or set(self.allowed) == {"*"}:
+            return True
+        for name, value in data.items():
+            values = self.allowed.get(name.lower())
+            if values is None and "*" not in self.allowed:
+                return False
+            if values is not None and not _value_in(value, values):
+                return False
+        return True
+
+
+def _merge_values(existing, given):
+    if not given:
+        return existing
+    merged = dict(existing)
+    for key, values in given.items():
+        # As in Vault, an empty list (any value) wins over any list.
+        if not values or (key in merged and not merged[key]):
+            merged[key] = ()
+        else:
+            merged[key] = tuple(values) + tuple(merged.get(key, ()))
+    return merged
+
+
+def _value_in(value, values):
+    if not values:
+        return True
+    for item in values:
+        if isinstance(item, str) and isinstance(value, str):
+            if _glob_value(item, value):
+                return True
+        elif item == value:
+            return True
+    return False
+
+
+def _glob_value(item, value):
+    # Vault's parameter globs: a leading and/or trailing '*' only.
+    if len(item) < 2:
+        return item == value
+    if item.startswith("*") and item.endswith("*"):
+        return item[1:-1] in value
+    if item.startswith("*"):
+        return value.endswith(item[1:])
+    if item.endswith("*"):
+        return value.startswith(item[:-1])
+    return item == value
 
 
 class ACL:
@@ -121,28 +265,31 @@ class ACL:
         for rules in rule_sets:
             for rule in rules:
                 table = self.exact if _is_exact(rule.pattern) else self.globs
-                table[rule.pattern] = table.get(rule.pattern, frozenset()) | (
-                    rule.capabilities
-                )
+                table.setdefault(rule.pattern, Permissions()).merge(rule)
 
     def capabilities(self, path, listing=False):
-        """Return the capabilities granted on `path` (empty when denied).
+        """Return the capabilities granted on `path` (empty when denied)."""
+        found = self.permissions(path, listing)
+        if found is None or "deny" in found.capabilities:
+            return frozenset()
+        return found.capabilities
+
+    def permissions(self, path, listing=False):
+        """Return the Permissions of the rule that decides `path`, or None.
 
         A list is asked for with a trailing slash; as in Vault, an exact rule
         with or without that slash, then a glob matching the path without it,
         then one matching it with it, decide.
         """
         bare = path[:-1] if listing and path.endswith("/") else None
-        caps = self.exact.get(path)
-        if caps is None and bare is not None:
-            caps = self.exact.get(bare)
-        if caps is None and bare is not None:
-            caps = self._glob(bare)
-        if caps is None:
-            caps = self._glob(path)
-        if caps is None:
-            return frozenset()
-        return frozenset() if "deny" in caps else caps
+        found = self.exact.get(path)
+        if found is None and bare is not None:
+            found = self.exact.get(bare)
+        if found is None and bare is not None:
+            found = self._glob(bare)
+        if found is None:
+            found = self._glob(path)
+        return found
 
     def _glob(self, path):
         matching = [p for p in self.globs if _glob_matches(p, path)]

@@ -43,6 +43,7 @@ from openvault.errors import VaultError
 from openvault.errors import multierror
 from openvault.policy import ACL
 from openvault.policy import DEFAULT_POLICY
+from openvault.policy import PARAMETER_OPERATIONS
 from openvault.policy import parse_cached
 from openvault.storage import queries
 from openvault.tokens import lookup as lookup_token
@@ -144,7 +145,7 @@ def _serve(state, path, request_id):
     try:
         # Help is always allowed, as in Vault; it is audited like the rest.
         if not route.unauthenticated and operation != "help":
-            _authorize(call, token)
+            _authorize(call, token, raw)
         reply = handler(call) or Reply(status=204)
     except VaultError as exc:
         exc.call = call
@@ -215,17 +216,23 @@ def _authenticate(state, token_id):
     return found
 
 
-def _authorize(call, token):
+def _authorize(call, token, raw):
     policies = policies_of(token)
     if "root" in policies:
         return
     needed = CAPABILITY[call.operation]
-    acl = _acl(policies)
-    granted = acl.capabilities(call.path, listing=call.operation == "list")
+    found = _acl(policies).permissions(call.path, listing=call.operation == "list")
+    granted = found.capabilities if found is not None else frozenset()
     if call.operation == "update" and call.route.exists is not None:
         if not call.route.exists(call):
             needed = "create"
-    if needed not in granted or (call.route.sudo and "sudo" not in granted):
+    if "deny" in granted or needed not in granted:
+        raise PermissionDenied(multierror("permission denied"))
+    if call.route.sudo and "sudo" not in granted:
+        raise PermissionDenied(multierror("permission denied"))
+    # allowed_parameters, denied_parameters and required_parameters look at
+    # the request as sent, unknown parameters included, as Vault's do.
+    if call.operation in PARAMETER_OPERATIONS and not found.allows(raw):
         raise PermissionDenied(multierror("permission denied"))
 
 
