@@ -325,10 +325,26 @@ BAD_POLICIES = [
         " 'sudo', 'write']",
     ),
     (
-        'path "a" {\n  capabilities = ["read"]\n  allowed_parameters = {\n'
-        '    "ip" = []\n  }\n}',
-        "policy 'bad': path 'a' uses 'allowed_parameters', which this server does"
+        'path "a" {\n  capabilities = ["update"]\n  max_wrapping_ttl = "1h"\n}',
+        "policy 'bad': path 'a' uses 'max_wrapping_ttl', which this server does"
         " not enforce; remove it",
+    ),
+    (
+        'path "a" { capabilites = ["read"] }',
+        "policy 'bad': path 'a' has unknown keys ['capabilites']; expected some of"
+        " ['allowed_parameters', 'capabilities', 'comment', 'denied_parameters',"
+        " 'policy', 'required_parameters']",
+    ),
+    (
+        'path "a" {\n  capabilities = ["update"]\n  allowed_parameters = {\n'
+        '    "ip" = "192.0.2.1"\n  }\n}',
+        "policy 'bad': path 'a': 'allowed_parameters' must map parameter names to"
+        ' lists of values, such as { "ip" = ["192.0.2.*"] }',
+    ),
+    (
+        'path "a" { capabilities = ["update"] required_parameters = "ip" }',
+        "policy 'bad': path 'a': 'required_parameters' must be a list of parameter"
+        " names",
     ),
     (
         'paths "a" { capabilities = ["read"] }',
@@ -394,3 +410,117 @@ def test_policies_exact_rule_without_slash_grants_only_list_on_the_slash_path(ss
     assert ssh.server.request("GET", f"sys/mounts/{ssh.path}", token=token).status == (
         200
     )
+
+
+def parameter_token(ssh, body):
+    """Write a policy on <mount>/creds/otp1 with `body` options; return a token."""
+    name = f"params-{ssh.path}-{abs(hash(body)) % 10**8}"
+    write_policy(
+        ssh.server,
+        name,
+        f'path "{ssh.path}/creds/otp1" {{\n  capabilities = ["update"]\n{body}\n}}\n',
+    )
+    return token_for(ssh.server, name)
+
+
+def creds_status(ssh, token, **body):
+    """Ask for creds on otp1 with `body`; return the status."""
+    return ssh.request("POST", "creds/otp1", body, token=token).status
+
+
+def test_policies_allowed_parameters_limit_values_with_globs(otp_role):
+    """A Vault policy restricting the host and user loads and is enforced."""
+    otp_role.write_role("otp1", allowed_users="*")
+    token = parameter_token(
+        otp_role,
+        '  allowed_parameters = {\n    "ip" = ["192.0.2.1*", "*.77"]\n'
+        '    "username" = ["alice", "bob"]\n  }',
+    )
+
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="alice") == 200
+    assert creds_status(otp_role, token, ip="192.0.2.77", username="bob") == 200
+    assert creds_status(otp_role, token, ip="192.0.2.1") == 200
+    assert creds_status(otp_role, token, ip="192.0.2.20", username="alice") == 403
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="root") == 403
+    assert creds_status(otp_role, token, ip="192.0.2.10", colour="blue") == 403
+
+
+def test_policies_allowed_parameters_star_admits_other_parameters(otp_role):
+    otp_role.write_role("otp1", allowed_users="*")
+    token = parameter_token(
+        otp_role,
+        '  allowed_parameters = {\n    "*" = []\n    "username" = ["alice"]\n  }',
+    )
+
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="alice") == 200
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="bob") == 403
+    assert creds_status(otp_role, token, ip="192.0.2.99") == 200
+
+
+def test_policies_denied_parameters_refuse_values(otp_role):
+    otp_role.write_role("otp1", allowed_users="*")
+    token = parameter_token(
+        otp_role, '  denied_parameters = {\n    "username" = ["root", "adm*"]\n  }'
+    )
+
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="bob") == 200
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="root") == 403
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="admin") == 403
+
+
+def test_policies_denied_star_refuses_any_data(otp_role):
+    token = parameter_token(otp_role, '  denied_parameters = {\n    "*" = []\n  }')
+
+    assert creds_status(otp_role, token, ip="192.0.2.10") == 403
+
+
+def test_policies_required_parameters_must_be_sent(otp_role):
+    otp_role.write_role("otp1", allowed_users="*")
+    token = parameter_token(otp_role, '  required_parameters = ["username"]')
+
+    assert creds_status(otp_role, token, ip="192.0.2.10") == 403
+    assert creds_status(otp_role, token, ip="192.0.2.10", username="alice") == 200
+
+
+def test_policies_parameter_options_of_two_policies_are_merged(otp_role):
+    """As in Vault: allowed values add up, and an empty list allows any value."""
+    names = []
+    for ip in ("192.0.2.10", "192.0.2.11"):
+        names.append(f"one-ip-{otp_role.path}-{ip}")
+        write_policy(
+            otp_role.server,
+            names[-1],
+            f'path "{otp_role.path}/creds/otp1" {{\n  capabilities = ["update"]\n'
+            f'  allowed_parameters = {{\n    "ip" = ["{ip}"]\n  }}\n}}\n',
+        )
+    both = token_for(otp_role.server, *names)
+    write_policy(
+        otp_role.server,
+        f"any-ip-{otp_role.path}",
+        f'path "{otp_role.path}/creds/otp1" {{\n  capabilities = ["update"]\n'
+        '  allowed_parameters = {\n    "ip" = []\n  }\n}\n',
+    )
+    widened = token_for(otp_role.server, names[0], f"any-ip-{otp_role.path}")
+
+    assert creds_status(otp_role, both, ip="192.0.2.10") == 200
+    assert creds_status(otp_role, both, ip="192.0.2.11") == 200
+    assert creds_status(otp_role, both, ip="192.0.2.12") == 403
+    assert creds_status(otp_role, widened, ip="192.0.2.12") == 200
+
+
+def test_policies_parameter_options_load_from_json_too(otp_role):
+    text = json.dumps(
+        {
+            "path": {
+                f"{otp_role.path}/creds/otp1": {
+                    "capabilities": ["update"],
+                    "allowed_parameters": {"ip": ["192.0.2.10"]},
+                }
+            }
+        }
+    )
+    write_policy(otp_role.server, f"json-params-{otp_role.path}", text)
+    token = token_for(otp_role.server, f"json-params-{otp_role.path}")
+
+    assert creds_status(otp_role, token, ip="192.0.2.10") == 200
+    assert creds_status(otp_role, token, ip="192.0.2.11") == 403
