@@ -6,6 +6,7 @@ tokens only as HMAC digests, private keys only sealed (see openvault.seal).
 
 import peewee
 
+from openvault.storage import cache
 from openvault.storage.db import database
 
 
@@ -177,5 +178,6 @@ ALL_MODELS = [
 
 
 def create_schema():
-    """Create any missing tables and indexes."""
+    """Create any missing tables, indexes and the cache triggers."""
     database.create_tables(ALL_MODELS, safe=True)
+    cache.install()

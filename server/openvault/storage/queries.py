@@ -1,5 +1,6 @@
 """Queries shared by several areas of the server."""
 
+from openvault.storage import cache
 from openvault.storage.models import Mount
 from openvault.storage.models import Policy
 
@@ -7,12 +8,16 @@ from openvault.storage.models import Policy
 def mount_for_path(path):
     """Return the mount serving `path` (longest matching prefix), or None."""
     segments = path.strip("/").split("/")
-    candidates = ["/".join(segments[:n]) for n in range(len(segments), 0, -1)]
-    mounts = {m.path: m for m in Mount.select().where(Mount.path.in_(candidates))}
-    for candidate in candidates:
-        if candidate in mounts:
-            return mounts[candidate]
+    mounts = cache.cached("mounts", None, _all_mounts)
+    for n in range(len(segments), 0, -1):
+        found = mounts.get("/".join(segments[:n]))
+        if found is not None:
+            return cache.instance(Mount, found)
     return None
+
+
+def _all_mounts():
+    return {row["path"]: row for row in Mount.select().dicts()}
 
 
 def policies(names):
@@ -20,4 +25,9 @@ def policies(names):
     wanted = [name for name in names if name not in ("root", "default")]
     if not wanted:
         return []
-    return list(Policy.select().where(Policy.name.in_(wanted)))
+    texts = cache.cached("policies", None, _all_policies)
+    return [Policy(name=name, text=texts[name]) for name in wanted if name in texts]
+
+
+def _all_policies():
+    return {row.name: row.text for row in Policy.select()}
