@@ -6,15 +6,18 @@ The rules, including where this server deliberately differs from Vault:
 - A role serves an IP in its `cidr_list`, or any IP when it is listed in
   `config/zeroaddress`; `exclude_cidr_list` always wins, zero-address or not.
 - Lookup answers from address ranges stored per block, never by loading and
-  testing every role.
+  testing every role: each process keeps a sorted index of a mount's blocks,
+  rebuilt only after a role changes.
 """
 
+import bisect
 import functools
 import re
 
 import netaddr
 
 from openvault.errors import BadRequest
+from openvault.storage import cache
 from openvault.storage.models import Mount
 from openvault.storage.models import Role
 from openvault.storage.models import RoleBlock
@@ -115,28 +118,83 @@ def address_key(ip):
     return _key(int(address), address.version)
 
 
+def get_role(mount_path, name):
+    """Return the role `name` of a mount, or None; cached while roles are unchanged."""
+    data = cache.cached(
+        "role", (mount_path, name), lambda: _role_data(mount_path, name)
+    )
+    return None if data is None else cache.instance(Role, data)
+
+
+def _role_data(mount_path, name):
+    return (
+        Role.select()
+        .where(Role.mount == mount_path, Role.name == name)
+        .dicts()
+        .get_or_none()
+    )
+
+
+class AddressIndex:
+    """A mount's role blocks sorted by first address, for stabbing queries.
+
+    `reach[i]` is the highest last address among blocks 0..i, so a search
+    walks down from the last block starting at or before the address and
+    stops as soon as no earlier block can still reach it: the cost follows
+    the blocks that cover the address, not the number of roles.
+    """
+
+    def __init__(self, blocks, names):
+        blocks.sort()
+        self.firsts = [block[0] for block in blocks]
+        self.blocks = blocks
+        self.reach = []
+        highest = -1
+        for _, last, _, _ in blocks:
+            highest = max(highest, last)
+            self.reach.append(highest)
+        self.names = names
+        self.ids = {name: role_id for role_id, name in names.items()}
+
+    def covering(self, address):
+        """Return (included role ids, excluded role ids) whose blocks hold `address`."""
+        included, excluded = set(), set()
+        index = bisect.bisect_right(self.firsts, address) - 1
+        while index >= 0 and self.reach[index] >= address:
+            _, last, role_id, is_excluded = self.blocks[index]
+            if last >= address:
+                (excluded if is_excluded else included).add(role_id)
+            index -= 1
+        return included, excluded
+
+
+def address_index(mount_path):
+    """Return the mount's AddressIndex, rebuilt only after a role changed."""
+    return cache.cached("address-index", mount_path, lambda: _build_index(mount_path))
+
+
+def _build_index(mount_path):
+    blocks = [
+        (int(first, 16), int(last, 16), role_id, bool(excluded))
+        for role_id, excluded, first, last in RoleBlock.select(
+            RoleBlock.role, RoleBlock.excluded, RoleBlock.first, RoleBlock.last
+        )
+        .where(RoleBlock.mount == mount_path)
+        .tuples()
+    ]
+    names = dict(
+        Role.select(Role.id, Role.name).where(Role.mount == mount_path).tuples()
+    )
+    return AddressIndex(blocks, names)
+
+
 def roles_for_ip(mount, ip):
     """Return the names of roles that would really issue for `ip`, sorted."""
-    key = address_key(ip)
-    hits = (
-        RoleBlock.select(RoleBlock.role, RoleBlock.excluded)
-        .where(
-            RoleBlock.mount == mount.path, RoleBlock.first <= key, RoleBlock.last >= key
-        )
-        .tuples()
-    )
-    included = set()
-    excluded = set()
-    for role_id, is_excluded in hits:
-        (excluded if is_excluded else included).add(role_id)
-    names = set()
-    if included - excluded:
-        query = Role.select(Role.name).where(Role.id.in_(list(included - excluded)))
-        names.update(row.name for row in query)
-    zero = zero_address_roles(mount)
-    if zero:
-        query = Role.select(Role.id, Role.name).where(
-            Role.mount == mount.path, Role.name.in_(zero)
-        )
-        names.update(row.name for row in query if row.id not in excluded)
+    index = address_index(mount.path)
+    included, excluded = index.covering(int(address_key(ip), 16))
+    names = {index.names[role_id] for role_id in included - excluded}
+    for name in zero_address_roles(mount):
+        role_id = index.ids.get(name)
+        if role_id is not None and role_id not in excluded:
+            names.add(name)
     return sorted(names)

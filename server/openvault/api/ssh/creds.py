@@ -15,7 +15,6 @@ from openvault.api.routing import route
 from openvault.errors import BadRequest
 from openvault.storage.db import write_transaction
 from openvault.storage.models import OTP
-from openvault.storage.models import Role
 from openvault.validate import parse_ip
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ def issue_creds(call):
     requested_ip = call.get("ip", "")
     if not requested_ip:
         raise BadRequest("Missing ip")
-    role = Role.get_or_none(Role.mount == call.mount.path, Role.name == name)
+    role = roles.get_role(call.mount.path, name)
     if role is None:
         raise BadRequest(f'Role "{name}" not found')
     username = roles.resolve_username(role, call.get("username", ""))
