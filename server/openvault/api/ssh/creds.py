@@ -13,7 +13,7 @@ from openvault import roles
 from openvault.api.routing import Reply
 from openvault.api.routing import route
 from openvault.errors import BadRequest
-from openvault.storage.db import write_transaction
+from openvault.storage import batch
 from openvault.storage.models import OTP
 from openvault.validate import parse_ip
 
@@ -59,10 +59,12 @@ def issue_creds(call):
 
 def _issue_otp(call, role, username, ip, lease_id, ttl, max_ttl):
     otp = str(uuid.uuid4())
-    with write_transaction():
+    digest = otp_digest(call.state.seal, call.mount, otp)
+
+    def store():
         lease = leases.create(lease_id, call.mount.path, role.name, "otp", ttl, max_ttl)
         OTP.create(
-            digest=otp_digest(call.state.seal, call.mount, otp),
+            digest=digest,
             mount=call.mount.path,
             lease_id=lease_id,
             username=username,
@@ -70,6 +72,9 @@ def _issue_otp(call, role, username, ip, lease_id, ttl, max_ttl):
             role_name=role.name,
             expire_time=lease.expire_time,
         )
+
+    # Committed (fsync) with the writes of other requests, before we answer.
+    batch.write(store)
     return {
         "ip": ip,
         "key": otp,

@@ -11,6 +11,7 @@ from openvault.api.routing import Reply
 from openvault.api.routing import route
 from openvault.api.ssh.creds import otp_digest
 from openvault.errors import BadRequest
+from openvault.storage import batch
 from openvault.storage.models import OTP
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def verify_otp(call):
     digest = otp_digest(call.state.seal, call.mount, otp)
     found = OTP.get_or_none(OTP.digest == digest)
     # Only the request whose DELETE removed the row may succeed.
-    won = found is not None and OTP.delete().where(OTP.digest == digest).execute() == 1
+    won = found is not None and batch.write(_consume(digest)) == 1
     if not won or found.expire_time <= time.time():
         raise _rejected(call, found if won else None)
     logger.info(
@@ -38,6 +39,11 @@ def verify_otp(call):
     )
     data = {"username": found.username, "ip": found.ip, "role_name": found.role_name}
     return Reply(data=data, audit={"verify": {"result": "success", **data}})
+
+
+def _consume(digest):
+    # Committed (fsync) with the writes of other requests, before we answer.
+    return lambda: OTP.delete().where(OTP.digest == digest).execute()
 
 
 def _rejected(call, expired):
