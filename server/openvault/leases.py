@@ -16,6 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from openvault.errors import BadRequest
+from openvault.storage import fast
 from openvault.storage.db import close_thread
 from openvault.storage.db import connect_thread
 from openvault.storage.db import write_transaction
@@ -63,7 +64,8 @@ def create(
 ):
     """Store a lease; call inside the transaction that stores the credential."""
     now = time.time()
-    return Lease.create(
+    return fast.insert(
+        Lease,
         lease_id=lease_id,
         mount=mount_path,
         role_name=role_name,

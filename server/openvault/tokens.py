@@ -6,6 +6,7 @@ import secrets
 import string
 import time
 
+from openvault.storage import fast
 from openvault.storage.models import Token
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def lookup(seal, token_id):
     """Return the live Token row for a token string, or None."""
     if not token_id:
         return None
-    row = Token.get_or_none(Token.digest == seal.digest("token", token_id))
+    row = fast.get(Token, seal.digest("token", token_id))
     if row is None:
         return None
     if row.expire_time is not None and row.expire_time <= time.time():

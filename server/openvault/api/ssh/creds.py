@@ -14,6 +14,7 @@ from openvault.api.routing import Reply
 from openvault.api.routing import route
 from openvault.errors import BadRequest
 from openvault.storage import batch
+from openvault.storage import fast
 from openvault.storage.models import OTP
 from openvault.validate import parse_ip
 
@@ -63,7 +64,8 @@ def _issue_otp(call, role, username, ip, lease_id, ttl, max_ttl):
 
     def store():
         lease = leases.create(lease_id, call.mount.path, role.name, "otp", ttl, max_ttl)
-        OTP.create(
+        fast.insert(
+            OTP,
             digest=digest,
             mount=call.mount.path,
             lease_id=lease_id,

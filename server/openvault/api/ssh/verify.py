@@ -12,6 +12,7 @@ from openvault.api.routing import route
 from openvault.api.ssh.creds import otp_digest
 from openvault.errors import BadRequest
 from openvault.storage import batch
+from openvault.storage import fast
 from openvault.storage.models import OTP
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def verify_otp(call):
     if otp == ECHO_REQUEST:
         return Reply(data={"message": "verify-echo-response"})
     digest = otp_digest(call.state.seal, call.mount, otp)
-    found = OTP.get_or_none(OTP.digest == digest)
+    found = fast.get(OTP, digest)
     # Only the request whose DELETE removed the row may succeed.
     won = found is not None and batch.write(_consume(digest)) == 1
     if not won or found.expire_time <= time.time():
