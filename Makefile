@@ -25,3 +25,9 @@ lint: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info server/*.egg-info
+
+# Not part of `make test`: our server against OpenBao, several minutes; writes
+# docs/performance.md and its chart (the smoke run of the harness is in the suite).
+bench: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	PYTHONPATH=tests $(BIN)/python -m bench.run --output docs/performance.md
