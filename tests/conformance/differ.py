@@ -2,7 +2,7 @@
 
 A sequence is a JSON file under sequences/: {"name", "description", "steps"}.
 Each step is {"id", "method", "path", "body" | "raw", "token", "headers",
-"status", "capture", "loose"}:
+"status", "capture", "loose", "select"}:
 
 - `token` is "root" (default), "none" (no header), "bogus" (a token that does
   not exist) or "$name" (a token captured by an earlier step).
