@@ -68,3 +68,26 @@ def test_conformance_deleting_an_allowed_entry_fails(runner, tmp_path, index):
     assert not stale
     assert f"== {entry['sequence']} / {entry['step']}:" in text
     assert "openbao" in text and "| openvault" in text
+
+
+def test_conformance_an_entry_whose_difference_is_gone_is_stale(runner, tmp_path):
+    sequence = BY_NAME["verify"]
+    invented = {
+        "sequence": "verify",
+        "step": "echo",
+        "aspect": "status",
+        "path": "",
+        "openbao": 200,
+        "ours": 418,
+        "reason": "a difference that does not occur",
+    }
+    copy = tmp_path / ALLOWED_FILE.name
+    copy.write_text(yaml.dump([*ALLOWED, invented], Dumper=DUMPER, sort_keys=False))
+    results = runner.run(sequence)
+
+    unexplained, stale = check(results, load_allowed(copy))
+    text = report(results, unexplained, stale)
+
+    assert unexplained == []
+    assert stale == [invented]
+    assert "stale entries" in text and "verify / echo status" in text
