@@ -45,6 +45,7 @@ from openvault.policy import ACL
 from openvault.policy import DEFAULT_POLICY
 from openvault.policy import PARAMETER_OPERATIONS
 from openvault.policy import parse_cached
+from openvault.storage import cache
 from openvault.storage import queries
 from openvault.tokens import lookup as lookup_token
 from openvault.tokens import policies_of
@@ -237,6 +238,11 @@ def _authorize(call, token, raw):
 
 
 def _acl(names):
+    # One ACL per set of policies, rebuilt only after a policy changed.
+    return cache.cached("acl", tuple(names), lambda: _build_acl(names))
+
+
+def _build_acl(names):
     rule_sets = [parse_cached("default", DEFAULT_POLICY)] if "default" in names else []
     for policy in queries.policies(names):
         rule_sets.append(parse_cached(policy.name, policy.text))

@@ -51,8 +51,9 @@ class GroupCommit:
     def run(self, fn):
         """Run fn() in a write transaction, durably committed before returning.
 
-        fn runs on the writer thread, alone in a savepoint: what it raises is
-        raised here, with its writes undone and the other jobs unaffected.
+        fn runs on the writer thread and must do database work only (it may
+        be run twice): what it raises is raised here, with its writes undone
+        and the other jobs of its batch unaffected.
         """
         if not is_sqlite() or database.in_transaction():
             # Nothing to batch with, or the caller's transaction must hold it.
@@ -88,6 +89,20 @@ class GroupCommit:
             self._commit(jobs)
 
     def _commit(self, jobs):
+        # Optimistic first: no savepoints, which cost two statements a job.
+        # A failing job undoes the whole batch, which is then run again with
+        # a savepoint per job; jobs are database work only, safe to repeat.
+        try:
+            with self._process_turn(), write_transaction():
+                for job in jobs:
+                    job.result = job.fn()
+        except Exception:
+            self._commit_each(jobs)
+            return
+        for job in jobs:
+            job.done.set()
+
+    def _commit_each(self, jobs):
         try:
             with self._process_turn(), write_transaction():
                 for job in jobs:
