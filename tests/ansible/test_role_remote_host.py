@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from unit.collection_env import copy_collection
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +23,12 @@ pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.xdist_group("molec
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TESTHOST = ROOT / "tests" / "testhost.py"
-# What the collection is made of; the rest of the repository is not shipped.
-COLLECTION_PARTS = ("galaxy.yml", "README.md", "meta", "plugins", "roles")
 # Each scenario's one platform; the test host is "<platform>-<suffix>".
 PLATFORMS = {"remote_host": "remote-host", "remote_host_absent": "remote-host-absent"}
 MOLECULE_TIMEOUT = 900
 # The steps each scenario must report as successful.
 STEPS = {
-    "remote_host": ("create", "prepare", "check", "converge", "idempotence", "verify"),
+    "remote_host": ("create", "check", "converge", "idempotence", "verify"),
     "remote_host_absent": ("create", "prepare", "converge", "idempotence", "verify"),
 }
 
@@ -84,20 +83,6 @@ def molecule_server(testhost_factory, ov_server_factory, tmp_path):
     testhost_factory("rh-anchor")
     server = ov_server_factory(listen="198.51.100.1:0")
     return server, set_up_server(server, tmp_path)
-
-
-def lay_out_collection(directory: Path) -> Path:
-    """Copy the collection to directory/ansible_collections/openvault/ssh."""
-    target = directory / "ansible_collections" / "openvault" / "ssh"
-    target.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in COLLECTION_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, target / part, ignore=ignore)
-        else:
-            shutil.copy2(source, target / part)
-    return directory
 
 
 def molecule_env(workdir: Path, collections: Path, server, admin_key: Path, suffix):
@@ -203,7 +188,8 @@ def test_role_remote_host_molecule_scenarios_pass(request, tmp_path, molecule_se
     remote_host_absent: mixed OTP/password mode, then absent (twice): OTP
     logins are gone and the files are back byte for byte.
     """
-    collections = lay_out_collection(tmp_path / "collections")
+    collections = tmp_path / "collections"
+    copy_collection(collections)
     # The two scenarios use two hosts and share the server: run them at once.
     started = time.monotonic()
     runs = {
