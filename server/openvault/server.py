@@ -1,6 +1,7 @@
 """`openvault server`: serve the API through gunicorn, in dev mode or from a config."""
 
 import argparse
+import gc
 import logging
 import os
 import shutil
@@ -49,6 +50,7 @@ class _Gunicorn(BaseApplication):
             "timeout": 120,
             "keepalive": 5,
             "proc_name": "openvault",
+            "pre_fork": _freeze_heap,
             "post_worker_init": _start_sweeper,
             "worker_exit": _stop_sweeper,
             "when_ready": self._ready,
@@ -65,6 +67,13 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         return create_app(self.server_config)
+
+
+def _freeze_heap(arbiter, worker):
+    # Objects made before the fork stay shared with the workers only while
+    # nobody writes to their pages; the collector would, on its first pass.
+    gc.collect()
+    gc.freeze()
 
 
 def _start_sweeper(worker):
