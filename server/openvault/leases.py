@@ -37,6 +37,10 @@ PROGRESS_EVERY = 50
 
 # kind -> callable(lease, seal) that undoes the credential; raises on failure.
 REVOKERS = {}
+# kind -> callable(lease_ids) for credentials that live in the database only
+# (OTPs): it undoes them inside the caller's transaction, so the sweeper
+# revokes a whole batch of expired leases of that kind in one commit.
+BULK_REVOKERS = {}
 
 
 class RevocationPending(Exception):
@@ -205,8 +209,48 @@ def claim(lease, now):
 def sweep_once(seal, now=None):
     """Revoke what is due now; return how many leases were revoked."""
     now = now or time.time()
-    claimed = [lease.lease_id for lease in due(now) if claim(lease, now)]
-    return _revoke_ids(claimed, seal, "expired leases")[0]
+    found = due(now)
+    bulk = [
+        lease.lease_id
+        for lease in found
+        if lease.kind in BULK_REVOKERS and lease.next_attempt is None
+    ]
+    done = _revoke_expired_in_bulk(bulk, now) if bulk else 0
+    chosen = set(bulk)
+    claimed = [
+        lease.lease_id
+        for lease in found
+        if lease.lease_id not in chosen and claim(lease, now)
+    ]
+    return done + _revoke_ids(claimed, seal, "expired leases")[0]
+
+
+def _revoke_expired_in_bulk(ids, now):
+    """Revoke expired database-only leases in one transaction; return the count.
+
+    The leases are read again under the write lock, so a lease renewed or
+    revoked meanwhile (by a request, or another worker's sweeper) is left be.
+    """
+    with write_transaction():
+        still = list(
+            Lease.select(Lease.lease_id, Lease.kind)
+            .where(
+                Lease.lease_id.in_(ids),
+                Lease.next_attempt.is_null(),
+                Lease.expire_time <= now,
+            )
+            .tuples()
+        )
+        kinds = {}
+        for lease_id, kind in still:
+            kinds.setdefault(kind, []).append(lease_id)
+        for kind, lease_ids in kinds.items():
+            BULK_REVOKERS[kind](lease_ids)
+        revoked = [lease_id for lease_id, _ in still]
+        Lease.delete().where(Lease.lease_id.in_(revoked)).execute()
+    for lease_id in revoked:
+        logger.info("lease revoked: %s", lease_id)
+    return len(revoked)
 
 
 def _revoke_ids(ids, seal, what):

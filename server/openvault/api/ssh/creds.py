@@ -96,7 +96,13 @@ def revoke_otp(lease, seal):
     OTP.delete().where(OTP.lease_id == lease.lease_id).execute()
 
 
+def revoke_otps(lease_ids):
+    """Bulk lease revoker for OTPs, inside the sweeper's transaction."""
+    OTP.delete().where(OTP.lease_id.in_(lease_ids)).execute()
+
+
 leases.REVOKERS["otp"] = revoke_otp
+leases.BULK_REVOKERS["otp"] = revoke_otps
 
 ROUTES = [
     route(
