@@ -30,4 +30,5 @@ clean:
 # docs/performance.md and its chart (the smoke run of the harness is in the suite).
 bench: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[test,bench]'
-	PYTHONPATH=tests $(BIN)/python -m bench.run --output docs/performance.md
+	PYTHONPATH=tests $(BIN)/python -m bench.run --output docs/performance.md \
+		--json docs/performance.json

@@ -359,9 +359,26 @@ def write(results, output):
         parts += [scale["markdown"], ""]
     profile = results.get("profile")
     if profile:
-        parts += [profile, ""]
+        parts += ["## Where the time goes", "", profile, ""]
     if NOTES.exists():
         parts += [NOTES.read_text().strip(), ""]
     text = "\n".join(parts)
     output.write_text(text)
     return text
+
+
+def main(argv=None):
+    """Write the report again from a run's saved results (make bench keeps them)."""
+    import json
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m bench.report RESULTS.json OUTPUT.md", file=sys.stderr)
+        return 2
+    write(json.loads(Path(argv[0]).read_text()), Path(argv[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench import load
+from bench import profile
 from bench import report
 from bench import scenarios
 from bench import servers
@@ -47,6 +48,9 @@ def parse_args(argv):
     parser.add_argument("--no-tune", action="store_true", help="skip workers/threads")
     parser.add_argument("--no-dynamic", action="store_true", help="skip test hosts")
     parser.add_argument("--no-scale", action="store_true", help="skip the lease growth")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="no py-spy run for missed targets"
+    )
     parser.add_argument(
         "--scale-sizes", default="1000,10000,100000", help="leases outstanding"
     )
@@ -166,6 +170,23 @@ def tune(args):
     return [load.median_of(summaries) for summaries in results.values()]
 
 
+def profile_misses(ours, setups, rows, args):
+    """Profile our server on each throughput target it missed; return Markdown."""
+    found = {(r["server"], r["scenario"], r["concurrency"]): r for r in rows}
+    parts = []
+    for scenario in scenarios.scenarios(())[:2]:
+        mine = found.get(("openvault", scenario.key, 16))
+        theirs = found.get(("openbao-raft", scenario.key, 16))
+        if not mine or not theirs or mine["rate"] >= 1.5 * theirs["rate"]:
+            continue
+        print(f"profiling {scenario.title}", flush=True)
+        _, text = profile.profile(
+            ours, scenario, setups[ours.name], max(5, args.duration * 2), ours.home
+        )
+        parts.append(f"### Profile: {scenario.title} (target missed)\n\n{text}")
+    return "\n\n".join(parts)
+
+
 def main(argv=None):
     """Run the bench, print the table and write the report; return the exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -190,7 +211,9 @@ def main(argv=None):
             print(f"starting {server.label}", flush=True)
             server.start()
             setups[server.name] = scenarios.prepare(server, lookup_sizes)
-        facts["ours_config"] = (ours.home / "config.hcl").read_text()
+        facts["ours_config"] = (
+            (ours.home / "config.hcl").read_text().replace(str(ours.home), "<tmp>")
+        )
         results["main"] = compare(
             all_servers, setups, args, concurrencies, lookup_sizes
         )
@@ -203,6 +226,8 @@ def main(argv=None):
             }
             for server in all_servers
         }
+        if not args.no_profile:
+            results["profile"] = profile_misses(ours, setups, results["main"], args)
         if not args.no_audit:
             print("audit device on", flush=True)
             results["audit"] = audit_runs(all_servers[:2], setups, args, ours.home)

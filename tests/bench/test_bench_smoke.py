@@ -26,6 +26,7 @@ def test_bench_smoke_runs_every_scenario_on_both_servers(tmp_path):
             "--lookup-sizes=1,5",
             "--no-tune",
             "--no-dynamic",
+            "--no-profile",
             "--scale-sizes=50,100",
             "--scale-roles=10,20",
             f"--output={output}",
