@@ -34,7 +34,7 @@ STEPS = {
 
 OTP_ROLE = "otp_key_role"
 DYNAMIC_ROLE = "dynamic_key_role"
-ADMIN_USER = "ovadmin"  # extensions/molecule/resources/vars.yml: ov_admin_user
+ADMIN_USER = "ovadmin"  # extensions/molecule/resources/vars/scenario.yml: ov_admin_user
 OTP_USER = "alice"  # ... and ov_otp_user
 
 
@@ -178,7 +178,15 @@ def failure(scenario, code, log_path) -> str | None:
     ):
         return None
     state = "timed out" if code is None else f"exited {code}"
-    return f"molecule test -s {scenario} {state}:\n{output[-8000:]}"
+    # Molecule prints this line right after the playbook that failed; show
+    # what led up to it (the failed task), then the summary at the end.
+    failed_at = output.find("CRITICAL Ansible return code")
+    if failed_at < 0:
+        failed_at = len(output)
+    return (
+        f"molecule test -s {scenario} {state}; log {log_path}\n"
+        f"{output[max(0, failed_at - 5000) : failed_at]}\n...\n{output[-2000:]}"
+    )
 
 
 def test_role_remote_host_molecule_scenarios_pass(request, tmp_path, molecule_server):
