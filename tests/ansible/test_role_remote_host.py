@@ -195,8 +195,8 @@ def test_role_remote_host_molecule_scenarios_pass(request, tmp_path, molecule_se
     remote_host: check mode on a fresh host, converge, idempotence, then a
     fresh OTP logs in once through the real sshd, a Unix password does not,
     the admin user's sudo needs no password, a dynamic key logs in.
-    remote_host_absent: mixed OTP/password mode, then absent (twice): OTP
-    logins are gone and the files are back byte for byte.
+    remote_host_absent: mixed OTP/password mode, a switch to OTP only, then
+    absent (twice): OTP logins are gone and the files are back byte for byte.
     """
     collections = tmp_path / "collections"
     copy_collection(collections)
