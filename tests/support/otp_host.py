@@ -24,7 +24,7 @@ HELPER = "/usr/local/bin/openvault-ssh-helper"
 CONFIG_DIR = "/etc/openvault-ssh-helper.d"
 CONFIG = f"{CONFIG_DIR}/config.hcl"
 HELPER_LOG = "/var/log/openvault-ssh-helper.log"
-DROP_IN = "/etc/ssh/sshd_config.d/openvault-otp.conf"
+DROP_IN = "/etc/ssh/sshd_config.d/10-openvault-otp.conf"
 # Where the files an operator would copy to the host are put first.
 STAGING = "/root/openvault-install"
 
