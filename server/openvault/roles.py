@@ -23,12 +23,13 @@ from openvault.storage.models import Role
 from openvault.storage.models import RoleBlock
 from openvault.validate import split_list
 
-USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?$")
+USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?")
 
 
 def check_username(field, value):
     """Refuse names that no host would accept as a login name."""
-    if not USERNAME.match(value):
+    # fullmatch, not '$': '$' also matches before a trailing newline.
+    if not USERNAME.fullmatch(value):
         raise BadRequest(
             f"'{field}' must be a user name such as alice (letters, digits,"
             f" '_', '.', '-', '@'), got {value!r}"

@@ -117,6 +117,12 @@ REFUSED = [
         " '-', '@'), got 'al ice'",
     ),
     (
+        "star",
+        {"ip": "192.0.2.10", "username": "root\n"},
+        "'username' must be a user name such as alice (letters, digits, '_', '.',"
+        " '-', '@'), got 'root\\n'",
+    ),
+    (
         "otp1",
         {"ip": "203.0.113.5", "username": "bob"},
         "Username has to be either in allowed users list or has to be a default"
@@ -135,6 +141,7 @@ def test_creds_refuses_and_issues_nothing(ssh, role, body, message):
     ssh.write_role("otp1")
     ssh.write_role("excl", exclude_cidr_list="192.0.2.0/28")
     ssh.write_role("listed", allowed_users="bob,carol")
+    ssh.write_role("star", allowed_users="*")
     ssh.request("POST", "roles/nocidr", {"key_type": "otp", "default_user": "alice"})
 
     reply = ssh.request("POST", f"creds/{role}", body)

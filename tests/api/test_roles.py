@@ -246,6 +246,11 @@ INVALID = [
         " '.', '-', '@'), got 'al ice'",
     ),
     (
+        {"default_user": "alice\n"},
+        "'default_user' must be a user name such as alice (letters, digits, '_',"
+        " '.', '-', '@'), got 'alice\\n'",
+    ),
+    (
         {"cidr_list": "10.0.0.0/33"},
         "failed to validate cidr_list: invalid CIDR address: 10.0.0.0/33"
         " (expected an address block such as 192.0.2.0/24)",
