@@ -183,6 +183,70 @@ def test_errors_json_that_is_not_an_object_is_400(ssh, api_server):
     }
 
 
+UNDECODABLE = [
+    (
+        b'{"key_type": "otp", "default_user": "alice", "port": ' + b"9" * 5000 + b"}",
+        "failed to decode JSON input: a number is too long",
+    ),
+    (
+        b'{"key_type": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+        "failed to decode JSON input: arrays or objects are nested too deeply",
+    ),
+    (
+        b'{"key_type": "otp", "default_user": "alice", "description": "\\ud800"}',
+        "failed to decode JSON input: a string holds an unpaired UTF-16 surrogate"
+        " escape such as \\ud800",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), UNDECODABLE, ids=["long-number", "deep", "surrogate"]
+)
+def test_errors_json_python_cannot_hold_is_400_and_stores_nothing(
+    ssh, api_server, raw, message
+):
+    status, _, body = raw_request(
+        api_server,
+        "POST",
+        f"{ssh.path}/roles/odd",
+        raw,
+        {"X-Vault-Token": api_server.root_token},
+    )
+
+    assert status == 400
+    assert body == {"errors": [message]}
+    assert ssh.request("GET", "roles/odd").status == 404
+
+
+def test_errors_unpaired_surrogate_in_a_mount_description_is_400(api_server):
+    status, _, body = raw_request(
+        api_server,
+        "POST",
+        "sys/mounts/surrogate",
+        b'{"type": "ssh", "description": "\\udc00x"}',
+        {"X-Vault-Token": api_server.root_token},
+    )
+
+    assert status == 400
+    assert body["errors"][0].startswith("failed to decode JSON input: ")
+    assert api_server.request("GET", "sys/mounts/surrogate").status == 400
+
+
+def test_errors_paired_surrogates_are_an_ordinary_character(api_server):
+    status, _, _ = raw_request(
+        api_server,
+        "POST",
+        "sys/mounts/paired",
+        b'{"type": "ssh", "description": "\\ud83d\\ude00"}',
+        {"X-Vault-Token": api_server.root_token},
+    )
+
+    assert status == 204
+    reply = api_server.request("GET", "sys/mounts/paired")
+    assert reply.json["data"]["description"] == "\U0001f600"
+
+
 def test_errors_oversized_body_is_413_and_stores_nothing(ssh, api_server):
     body = dict(OTP_ROLE, padding="x" * (1024 * 1024 + 1))
 

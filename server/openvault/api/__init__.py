@@ -274,9 +274,34 @@ def _body(operation):
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"failed to decode JSON input: {exc}") from None
+    except ValueError:
+        # Python refuses integers of more than 4300 digits.
+        raise BadRequest("failed to decode JSON input: a number is too long") from None
+    except RecursionError:
+        raise BadRequest(
+            "failed to decode JSON input: arrays or objects are nested too deeply"
+        ) from None
     if not isinstance(body, dict):
         raise BadRequest("failed to decode JSON input: the body must be a JSON object")
+    if b"\\u" in raw:
+        _check_surrogates(body)
     return body
+
+
+def _check_surrogates(body):
+    # A \ud800 escape without its pair decodes to a string that cannot be
+    # encoded as UTF-8, so storing or logging it would fail later.
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "failed to decode JSON input: a string holds an unpaired UTF-16"
+            " surrogate escape such as \\ud800"
+        ) from None
+    except RecursionError:
+        raise BadRequest(
+            "failed to decode JSON input: arrays or objects are nested too deeply"
+        ) from None
 
 
 def _convert(route, raw):
