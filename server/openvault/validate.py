@@ -17,7 +17,8 @@ DURATION_UNITS = {
     "h": 3600,
     "d": 86400,
 }
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
+# ASCII digits only: Python's \d also matches other scripts' digits.
+DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h|d)")
 # Go's time.Duration limit, as Vault has it; larger values would also
 # overflow the 64-bit integer columns that store TTLs.
 MAX_DURATION = (2**63 - 1) // 10**9
@@ -64,11 +65,18 @@ def parse_duration(field, value):
     """Return seconds for a duration given as integer seconds or as '30m', '1h30m'."""
     seconds = _seconds(field, value)
     if seconds > MAX_DURATION:
-        raise BadRequest(
-            f"'{field}' must be at most {MAX_DURATION} seconds (about 292 years),"
-            f" got {seconds}"
-        )
+        raise _too_long(field, seconds)
     return seconds
+
+
+def _too_long(field, seconds):
+    shown = str(seconds)
+    if len(shown) > 40:
+        shown = shown[:40] + "..."
+    return BadRequest(
+        f"'{field}' must be at most {MAX_DURATION} seconds (about 292 years),"
+        f" got {shown}"
+    )
 
 
 def _seconds(field, value):
@@ -84,7 +92,11 @@ def _seconds(field, value):
     text = str(value).strip()
     if text == "":
         return 0
-    if re.fullmatch(r"\d+", text):
+    if re.fullmatch(r"[0-9]+", text):
+        # Python refuses to convert more than 4300 digits; 20 already exceed
+        # the maximum.
+        if len(text.lstrip("0")) > 20:
+            raise _too_long(field, text)
         return int(text)
     pos = 0
     seconds = 0.0
@@ -95,6 +107,9 @@ def _seconds(field, value):
         pos = match.end()
     if pos != len(text) or pos == 0:
         raise BadRequest(f"'{field}' must be a duration such as 30m, got '{text}'")
+    if not math.isfinite(seconds):
+        # A part too large for a float is infinity, which int() refuses.
+        raise _too_long(field, f"'{text}'")
     return int(seconds)
 
 

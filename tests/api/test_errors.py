@@ -363,6 +363,36 @@ def test_errors_field_of_the_wrong_type_is_400_naming_it(ssh, field, value, mess
     assert ssh.request("GET", "roles/typed").status == 404
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (2**63, "9223372036854775808"),
+        (-(2**63) - 1, "-9223372036854775809"),
+        ("9" * 50, '"' + "9" * 39 + "..."),
+        ("\u0662\u0662", '"\\u0662\\u0662"'),
+    ],
+    ids=["above-int64", "below-int64", "long-string", "arabic-digits"],
+)
+def test_errors_integer_outside_int64_or_not_ascii_is_400(ssh, value, shown):
+    reply = ssh.request("POST", "roles/int", dict(OTP_ROLE, port=value))
+
+    assert reply.status == 400
+    assert errors(reply) == [
+        'Field validation failed: error converting input for field "port":'
+        f" expected an integer, got {shown}"
+    ]
+    assert ssh.request("GET", "roles/int").status == 404
+
+
+def test_errors_list_limit_beyond_int64_is_400(otp_role):
+    reply = otp_role.request("LIST", f"roles?limit={10**25}")
+
+    assert reply.status == 400
+    assert errors(reply)[0].startswith(
+        'Field validation failed: error converting input for field "limit"'
+    )
+
+
 def test_errors_help_query_describes_the_path(otp_role):
     reply = otp_role.request("GET", "roles/otp1?help=1")
 
@@ -385,8 +415,30 @@ def test_errors_help_query_describes_the_path(otp_role):
             "'ttl' must be at most 9223372036 seconds (about 292 years), got"
             " 86399999999913600",
         ),
+        (
+            "9" * 5000,
+            "'ttl' must be at most 9223372036 seconds (about 292 years), got "
+            + "9" * 40
+            + "...",
+        ),
+        (
+            "9" * 400 + "h",
+            "'ttl' must be at most 9223372036 seconds (about 292 years), got '"
+            + "9" * 39
+            + "...",
+        ),
+        ("\u0661\u0662", "'ttl' must be a duration such as 30m, got '\u0661\u0662'"),
+        ("\u0661\u0662s", "'ttl' must be a duration such as 30m, got '\u0661\u0662s'"),
     ],
-    ids=["infinity", "huge-int", "huge-days"],
+    ids=[
+        "infinity",
+        "huge-int",
+        "huge-days",
+        "5000-digits",
+        "float-overflow",
+        "arabic-digits",
+        "arabic-digits-unit",
+    ],
 )
 def test_errors_out_of_range_durations_are_400_not_500(ssh, value, message):
     reply = ssh.request("POST", "roles/ttl", dict(OTP_ROLE, ttl=value))

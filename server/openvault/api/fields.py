@@ -7,6 +7,10 @@ from openvault.errors import BadRequest
 from openvault.validate import parse_duration
 
 PREFIX = "Field validation failed: error converting input for field"
+# Vault's integer fields are 64-bit; larger numbers would also overflow the
+# database's integer columns.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -34,18 +38,20 @@ def convert(name, field, value):
     if kind == "int":
         if isinstance(value, bool):
             raise BadRequest(f'{PREFIX} "{name}": expected an integer, got a boolean')
+        number = None
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and value.strip().isascii():
+            # isascii: Python's int() also reads other scripts' digits.
             try:
-                return int(value.strip())
+                number = int(value.strip())
             except ValueError:
                 pass
-        raise BadRequest(
-            f'{PREFIX} "{name}": expected an integer, got {json.dumps(value)}'
-        )
+        if number is not None and INT_MIN <= number <= INT_MAX:
+            return number
+        raise BadRequest(f'{PREFIX} "{name}": expected an integer, got {_shown(value)}')
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -85,6 +91,11 @@ def convert(name, field, value):
     if kind == "raw":
         return value
     raise AssertionError(f"unknown field type {kind}")
+
+
+def _shown(value):
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _json_type(value):
