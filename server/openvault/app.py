@@ -67,10 +67,12 @@ def create_app(config=None):
 
 def prepare(config):
     """Open storage, create tables and check the seal key; return ServerState."""
-    seal = load_or_create(config.seal_key_file)
     open_database(config.storage_url)
     connect_thread()
     create_schema()
+    # A database that already has a key must not get a fresh one by mistake.
+    initialized = Meta.get_or_none(Meta.key == "seal_check") is not None
+    seal = load_or_create(config.seal_key_file, create=not initialized)
     check = seal.check_value()
     with write_transaction():
         stored = Meta.get_or_none(Meta.key == "seal_check")

@@ -64,12 +64,17 @@ class Seal:
         return self.digest("check", "openvault seal check")
 
 
-def load_or_create(path):
-    """Read the seal key file, creating it (mode 0600) when it does not exist."""
+def load_or_create(path, create=True):
+    """Read the seal key file; create it (mode 0600) if missing and `create`."""
     try:
         with open(path, "rb") as handle:
             text = handle.read().strip()
     except FileNotFoundError:
+        if not create:
+            raise SealError(
+                f"seal key file {path} does not exist, but the database was"
+                " initialized with a seal key: point 'seal_key_file' at that key"
+            ) from None
         key = os.urandom(KEY_BYTES)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -5,6 +5,7 @@ import gc
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 
@@ -15,6 +16,7 @@ from openvault.app import configure_logging
 from openvault.app import create_app
 from openvault.app import prepare
 from openvault.seal import SealError
+from openvault.storage.db import StorageError
 from openvault.storage.db import close_thread
 
 logger = logging.getLogger(__name__)
@@ -134,10 +136,11 @@ def main(argv=None):
         if args.log_level:
             config.log_level = args.log_level.lower()
         configure_logging(config.log_level)
+        _check_listen(config.listen_address, dev=bool(args.dev))
         root_token = _prepare(config)
         close_thread()
         _Gunicorn(config, lambda port: _announce(config, port, root_token)).run()
-    except (server_config.ConfigError, SealError) as exc:
+    except (server_config.ConfigError, SealError, StorageError) as exc:
         print(f"openvault server: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -147,6 +150,23 @@ def main(argv=None):
         if data_dir and os.getpid() == owner:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0
+
+
+def _check_listen(address, dev):
+    """Fail with a clear message, before touching storage, if the port is taken."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except (OSError, ValueError) as exc:
+            where = "-dev-listen-address" if dev else "the listener's 'address'"
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise server_config.ConfigError(
+                f"cannot listen on {address}: {reason}; choose another with {where}"
+            ) from None
 
 
 def _prepare(config):

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -322,3 +323,53 @@ def test_server_storage_failure_is_a_json_500(ov_server):
     for reply in failed:
         assert reply.headers["Content-Type"] == "application/json"
         assert reply.json == {"errors": ["internal error; see the server log"]}
+
+
+def _run_server(*args, cwd):
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "openvault"), "server", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_server_refuses_a_storage_directory_that_does_not_exist(tmp_path):
+    (tmp_path / "c.hcl").write_text(
+        'storage "sqlite" { path = "missing/ov.db" }\n'
+        'seal_key_file = "seal.key"\n'
+        'listener "tcp" { address = "127.0.0.1:0" }\n'
+    )
+
+    run = _run_server("-config=c.hcl", cwd=tmp_path)
+
+    assert run.returncode == 1
+    assert f"directory {tmp_path / 'missing'} does not exist" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "seal.key").exists()
+
+
+def test_server_refuses_a_missing_seal_key_once_initialized(ov_server):
+    ov_server.stop()
+    config = ov_server.config_path.read_text()
+    ov_server.config_path.write_text(config.replace("seal.key", "typo-seal.key"))
+
+    run = _run_server(f"-config={ov_server.config_path}", cwd=ov_server.data_dir)
+
+    assert run.returncode == 1
+    assert "was initialized with a seal key" in run.stderr
+    assert not (ov_server.data_dir / "typo-seal.key").exists()
+
+
+def test_server_dev_mode_names_a_busy_port(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        run = _run_server(f"-dev-listen-address=127.0.0.1:{port}", "-dev", cwd=tmp_path)
+
+    assert run.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "-dev-listen-address" in run.stderr

@@ -1,6 +1,7 @@
 """The database connection: opened from a URL, one connection per thread."""
 
 import logging
+import os
 from urllib.parse import urlparse
 
 import peewee
@@ -19,11 +20,16 @@ SQLITE_PRAGMAS = {
 }
 
 
+class StorageError(Exception):
+    """The storage cannot be opened; the message says where and why."""
+
+
 def open_database(url):
     """Bind the models to the database at `url` (sqlite:///path or postgresql://)."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url[9:]
+        _check_sqlite_directory(path)
         db = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
     elif scheme in ("postgres", "postgresql"):
         db = connect(url)
@@ -36,6 +42,19 @@ def open_database(url):
     # included; keep it quiet unless a developer turns it on on purpose.
     logging.getLogger("peewee").setLevel(logging.INFO)
     return db
+
+
+def _check_sqlite_directory(path):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StorageError(
+            f"storage path {path}: directory {directory} does not exist; create it"
+            " (writable by the server only) or point 'path' elsewhere"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"storage path {path}: directory {directory} is not writable"
+        )
 
 
 def connect_thread():
