@@ -32,7 +32,7 @@ options:
   lease_id:
     description:
       - Lease id as returned with the credential, such as
-        V(ssh/creds/otp_key_role/rcr2ea0dPKVUKXIWxpS2p57f).
+        V(ssh/creds/otp_key_role/73bbf513-9606-4bec-816c-5a2f009765a5).
     type: str
   prefix:
     description:
@@ -65,7 +65,7 @@ revoked:
   returned: always
   type: list
   elements: str
-  sample: [ssh/creds/otp_key_role/rcr2ea0dPKVUKXIWxpS2p57f]
+  sample: [ssh/creds/otp_key_role/73bbf513-9606-4bec-816c-5a2f009765a5]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -308,3 +308,10 @@ def test_audit_help_requests_are_recorded(otp_role):
     assert request["request"]["operation"] == "help"
     assert request["request"]["path"] == f"{otp_role.path}/roles/otp1"
     assert response["response"]["status"] == 200
+
+
+def test_audit_hash_refuses_an_unknown_device(api_server):
+    reply = api_server.request("PUT", "sys/audit-hash/nosuch", {"input": "x"})
+
+    assert reply.status == 400
+    assert reply.json["errors"] == ["unknown audit device 'nosuch'"]

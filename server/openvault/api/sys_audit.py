@@ -70,6 +70,9 @@ def disable_device(call):
 
 def hash_input(call):
     """Return the HMAC under which a value appears in the audit log."""
+    path = call.params["path"].strip("/")
+    if path not in {name for name, _, _ in call.state.audit_devices()}:
+        raise BadRequest(f"unknown audit device '{path}'")
     value = call.get("input")
     if value is None:
         raise BadRequest("missing 'input': the value to hash")
