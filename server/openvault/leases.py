@@ -21,6 +21,8 @@ from openvault.storage.db import close_thread
 from openvault.storage.db import connect_thread
 from openvault.storage.db import write_transaction
 from openvault.storage.models import Lease
+from openvault.storage.models import Meta
+from openvault.storage.models import Mount
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,13 @@ def create(
     lease_id, mount_path, role_name, kind, ttl, max_ttl, *, renewable=False, sealed=None
 ):
     """Store a lease; call inside the transaction that stores the credential."""
+    # Checked in the credential's own write transaction, so that a mount
+    # being removed (marker set) or removed (row gone) never gains a lease.
+    if (
+        Meta.get_or_none(Meta.key == closing_key(mount_path)) is not None
+        or not Mount.select().where(Mount.path == mount_path).exists()
+    ):
+        raise BadRequest(f"mount '{mount_path}/' is being removed")
     now = time.time()
     return fast.insert(
         Lease,
@@ -80,6 +89,11 @@ def create(
         renewable=renewable,
         sealed=sealed,
     )
+
+
+def closing_key(mount_path):
+    """Return the Meta key that marks a mount as being removed."""
+    return f"closing:{mount_path}"
 
 
 def lookup(lease_id):

@@ -1,8 +1,11 @@
 """sys/mounts: mounting ssh backends, independent mounts, tuning; sys/health."""
 
+import queue
+
 import pytest
 from api_support import errors
 from api_support import new_mount
+from api_support import race
 
 pytestmark = pytest.mark.xdist_group("api_mounts")
 
@@ -65,6 +68,12 @@ def test_mounts_same_path_twice_is_400(api_server):
             "mnt-bad",
             {"type": "ssh", "config": {"colour": "blue"}},
             "'config' has unknown keys ['colour']",
+        ),
+        (
+            "mnt-a/../b",
+            {"type": "ssh"},
+            "invalid mount path 'mnt-a/../b': use letters, digits and . _ - @"
+            " between slashes, and no '.' or '..' segments",
         ),
     ],
 )
@@ -131,6 +140,29 @@ def test_mounts_unmount_removes_roles_and_revokes_otps(api_server):
     assert mount.request("GET", "roles/r").status == 404
     assert errors(mount.verify(otp)) == ["OTP not found"]
     assert keep.verify(kept_otp).status == 200
+
+
+def test_mounts_unmount_racing_creds_leaves_no_lease(api_server):
+    """Credentials issued while the mount is removed are revoked or refused."""
+    for round_ in range(4):
+        mount = new_mount(api_server)
+        mount.write_role("r")
+        jobs = queue.SimpleQueue()
+        for job in ("issue", "issue", "unmount"):
+            jobs.put(job)
+
+        def act(jobs=jobs, mount=mount):
+            if jobs.get() == "unmount":
+                return api_server.request("DELETE", f"sys/mounts/{mount.path}").status
+            for _ in range(5):
+                api_server.request(
+                    "POST", f"{mount.path}/creds/r", {"ip": "192.0.2.10"}
+                )
+            return None
+
+        assert 204 in race(3, act), round_
+        leases = api_server.request("LIST", f"sys/leases/lookup/{mount.path}/")
+        assert leases.status == 404, (round_, leases.text)
 
 
 def test_mounts_unmount_of_an_unknown_path_is_204(api_server):

@@ -17,6 +17,7 @@ from openvault.api.routing import route
 from openvault.errors import BadRequest
 from openvault.storage.db import write_transaction
 from openvault.storage.models import OTP
+from openvault.storage.models import Meta
 from openvault.storage.models import Mount
 from openvault.storage.models import Role
 from openvault.storage.models import RoleBlock
@@ -99,8 +100,15 @@ def delete_mount(call):
     mount = Mount.get_or_none(Mount.path == path)
     if mount is None:
         return None
+    # Once the marker is committed no credential can be issued on the mount
+    # (leases.create checks it in the credential's own transaction), so the
+    # revocation below sees every lease the mount will ever have.
+    marker = leases.closing_key(path)
+    with write_transaction():
+        Meta.insert(key=marker, value="").on_conflict_replace().execute()
     pending = leases.revoke_mount(path, call.state.seal)
     if pending:
+        Meta.delete().where(Meta.key == marker).execute()
         raise BadRequest(
             f"{pending} leases under {path}/ could not be revoked yet (their hosts"
             " did not answer); they are retried in the background, and the mount"
@@ -111,6 +119,7 @@ def delete_mount(call):
         Role.delete().where(Role.mount == path).execute()
         SSHKey.delete().where(SSHKey.mount == path).execute()
         OTP.delete().where(OTP.mount == path).execute()
+        Meta.delete().where(Meta.key == marker).execute()
         mount.delete_instance()
     logger.info("unmounted %s/", path)
 
@@ -163,10 +172,10 @@ def _ttls(default_value, max_value):
 
 def _clean_path(path):
     path = path.strip("/")
-    if not MOUNT_PATH.match(path):
+    if not MOUNT_PATH.match(path) or {".", ".."} & set(path.split("/")):
         raise BadRequest(
             f"invalid mount path '{path}': use letters, digits and . _ - @"
-            " between slashes"
+            " between slashes, and no '.' or '..' segments"
         )
     if path.split("/")[0] in RESERVED:
         raise BadRequest(
