@@ -71,9 +71,11 @@ def create(
     """Store a lease; call inside the transaction that stores the credential."""
     # Checked in the credential's own write transaction, so that a mount
     # being removed (marker set) or removed (row gone) never gains a lease.
+    # Both are primary-key reads with SQL rendered once (storage/fast.py):
+    # they run for every creds, in the group-commit writer.
     if (
-        Meta.get_or_none(Meta.key == closing_key(mount_path)) is not None
-        or not Mount.select().where(Mount.path == mount_path).exists()
+        fast.get(Meta, closing_key(mount_path)) is not None
+        or fast.get(Mount, mount_path) is None
     ):
         raise BadRequest(f"mount '{mount_path}/' is being removed")
     now = time.time()
