@@ -53,6 +53,11 @@ class ServerConfig:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     audit_log: str = ""
+    # Chosen with `make bench` on 2 cores (docs/performance.md, "Workers and
+    # threads"): 2 processes serve OTP creds clearly faster than 1, which is
+    # bound by the GIL; 8 threads did best on creds, and 4, 8 and 16 came out
+    # within the run-to-run noise on creds + verify. The group commit and the
+    # caches stay correct across processes.
     workers: int = 2
     threads: int = 8
     max_request_size: int = 1024 * 1024
