@@ -123,6 +123,8 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 1
+    # The database, its journal and the seal key are the server's alone.
+    os.umask(0o077)
     data_dir = None
     owner = os.getpid()
     try:

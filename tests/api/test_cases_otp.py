@@ -325,9 +325,12 @@ def test_case_otp08_list_shows_the_names_as_written(ssh):
     assert sorted(keys) == sorted(["web.prod", "ops@example.com", "a_b-c"])
 
 
-@pytest.mark.parametrize("name", ["trailing.", "bad%20name", ".leading", "a/b"])
+@pytest.mark.parametrize(
+    "name", ["trailing.", "bad%20name", ".leading", "a/b", "r%C3%B6le"]
+)
 def test_case_otp08_names_must_end_in_a_letter_or_digit(ssh, name):
-    """OTP-08 step 4: the route pattern refuses these with 404."""
+    """OTP-08 step 4: the route pattern refuses these with 404 (like Vault's
+    pattern, only ASCII letters and digits count as word characters)."""
     reply = ssh.request("GET", f"roles/{name}")
     written = ssh.request(
         "POST",

@@ -373,3 +373,10 @@ def test_server_dev_mode_names_a_busy_port(tmp_path):
     assert run.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
     assert "-dev-listen-address" in run.stderr
+
+
+def test_server_database_files_are_private(ov_server):
+    for name in ("openvault.db", "openvault.db-wal", "seal.key"):
+        path = ov_server.data_dir / name
+        if path.exists():
+            assert path.stat().st_mode & 0o077 == 0, name

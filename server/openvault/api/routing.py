@@ -25,7 +25,8 @@ class Route:
     description: str = ""
 
     def __post_init__(self):
-        self.regex = re.compile(self.pattern + r"\Z")
+        # ASCII: names follow Vault's pattern, whose \w is [A-Za-z0-9_].
+        self.regex = re.compile(self.pattern + r"\Z", re.ASCII)
 
 
 @dataclass
