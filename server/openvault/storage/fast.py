@@ -37,7 +37,10 @@ def insert(model, **values):
 
     Only for models whose primary key is given, not generated.
     """
-    row = model(**values)
+    data = model._meta.get_default_dict()
+    data.update(values)
+    row = model(__no_default__=True)
+    row.__data__ = data
     fields = [
         field for field in model._meta.sorted_fields if field.name in row.__data__
     ]
@@ -51,5 +54,4 @@ def insert(model, **values):
     database.execute_sql(
         sql, tuple(field.db_value(row.__data__[field.name]) for field in fields)
     )
-    row._dirty.clear()
     return row
