@@ -89,6 +89,8 @@ def _markdown(scenario, stacks):
         seen = set()
         for text in frames:
             name, where = _frame(text)
+            # py-spy names files relative to sys.path: openvault/api/...
+            where = "/" + where.lstrip("/")
             if "/openvault/" not in where:
                 continue
             key = f"{name} ({where.split('/openvault/')[-1]})"

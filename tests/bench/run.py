@@ -28,7 +28,8 @@ from bench import servers
 logger = logging.getLogger(__name__)
 
 CONCURRENCIES = (1, 16, 64)
-TUNE_CONFIGS = ((1, 8), (1, 16), (2, 4), (2, 8), (2, 16))
+TUNE_CONFIGS = ((1, 16), (2, 4), (2, 8), (2, 16), (2, 32))
+TUNE_CONCURRENCIES = (16, 64)
 
 
 def parse_args(argv):
@@ -135,7 +136,7 @@ def audit_runs(durable, setups, args, tmp):
 
 
 def tune(args):
-    """Our server with several workers/threads settings: creds and cycle at 16."""
+    """Our server with several workers/threads settings: creds and cycle at 16, 64."""
     candidates = [
         servers.OpenVault(workers=workers, threads=threads)
         for workers, threads in TUNE_CONFIGS
@@ -149,21 +150,22 @@ def tune(args):
             setups[server.name] = scenarios.prepare(server, lookup_sizes=())
         for number in range(args.rounds):
             for scenario in scenarios.scenarios(())[:2]:
-                shift = number % len(candidates)
-                for server in candidates[shift:] + candidates[:shift]:
-                    result = load.run(
-                        server,
-                        scenario,
-                        setups[server.name],
-                        16,
-                        args.requests,
-                        args.duration,
-                        warmup=args.warmup,
-                    )
-                    summary = result.summary()
-                    print(_line(summary), flush=True)
-                    key = (server.name, scenario.key)
-                    results.setdefault(key, []).append(summary)
+                for concurrency in TUNE_CONCURRENCIES:
+                    shift = number % len(candidates)
+                    for server in candidates[shift:] + candidates[:shift]:
+                        result = load.run(
+                            server,
+                            scenario,
+                            setups[server.name],
+                            concurrency,
+                            args.requests,
+                            args.duration,
+                            warmup=args.warmup,
+                        )
+                        summary = result.summary()
+                        print(_line(summary), flush=True)
+                        key = (server.name, scenario.key, concurrency)
+                        results.setdefault(key, []).append(summary)
     finally:
         for server in candidates:
             server.stop()
