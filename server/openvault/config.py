@@ -11,7 +11,7 @@
     seal_key_file     = "/etc/openvault/seal.key" # created (0600) if missing
     audit_log         = "/var/log/openvault/audit.log"
     workers           = 2       # server processes
-    threads           = 16      # request threads per process
+    threads           = 8       # request threads per process
     max_request_size  = 1048576 # bytes
     log_level         = "info"
     dynamic_key_pool  = 4       # pre-generated RSA key pairs per size
@@ -55,11 +55,13 @@ class ServerConfig:
     audit_log: str = ""
     # Chosen with `make bench` on 2 cores (docs/performance.md, "Workers and
     # threads"): 2 processes serve clearly faster than 1, which is bound by
-    # the GIL; 16 threads each keep up with 64 concurrent clients better than
-    # 8, and at 16 clients 4, 8 and 16 threads are within the run-to-run
-    # noise. The group commit and the caches stay correct across processes.
+    # the GIL; 4, 8, 16 and 32 threads came out within the run-to-run noise
+    # at 16 and at 64 clients, and every thread holds its own SQLite
+    # connection and page cache, so 8 rather than more (16 threads: about
+    # 20 MB more after a bench run). The group commit and the caches stay
+    # correct across processes.
     workers: int = 2
-    threads: int = 16
+    threads: int = 8
     max_request_size: int = 1024 * 1024
     log_level: str = "info"
     dynamic_key_pool: int = 4
@@ -136,7 +138,7 @@ def load(path):
         listen_address=str(listener.get("address", "127.0.0.1:8200")),
         audit_log=_path(base, tree["audit_log"]) if tree.get("audit_log") else "",
         workers=_positive(tree, "workers", 2),
-        threads=_positive(tree, "threads", 16),
+        threads=_positive(tree, "threads", 8),
         max_request_size=_positive(tree, "max_request_size", 1024 * 1024),
         dynamic_key_pool=_positive(tree, "dynamic_key_pool", 4, minimum=0),
         sweep_interval=float(tree.get("sweep_interval", 1.0)),
