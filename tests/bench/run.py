@@ -234,7 +234,7 @@ def main(argv=None):
             print("audit device on", flush=True)
             results["audit"] = audit_runs(all_servers[:2], setups, args, ours.home)
         results["memory"] = {
-            server.name: dict(zip(("rss", "pss"), server.memory(), strict=True))
+            server.name: dict(zip(("rss", "pss", "uss"), server.memory(), strict=True))
             for server in all_servers
         }
     finally:

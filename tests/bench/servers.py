@@ -147,12 +147,14 @@ def cpu_seconds(pid):
 
 
 def memory_mb(pid):
-    """Return (RSS, PSS) in MB summed over the process tree of `pid`.
+    """Return (RSS, PSS, USS) in MB summed over the process tree of `pid`.
 
     RSS counts pages that forked workers share once per process; PSS splits
-    them between the sharers, so it is what the tree really holds.
+    each shared page between the processes mapping it (so a shared library
+    costs less while other programs use it too); USS counts only the pages
+    no other process maps, the floor of what stopping the tree would free.
     """
-    rss = pss = 0
+    rss = pss = uss = 0
     for member in process_tree(pid):
         try:
             with open(f"/proc/{member}/smaps_rollup") as handle:
@@ -162,9 +164,11 @@ def memory_mb(pid):
                         rss += int(rest.split()[0])
                     elif name == "Pss":
                         pss += int(rest.split()[0])
+                    elif name in ("Private_Clean", "Private_Dirty"):
+                        uss += int(rest.split()[0])
         except OSError:
             continue
-    return rss / 1024, pss / 1024
+    return rss / 1024, pss / 1024, uss / 1024
 
 
 class Server:
@@ -230,7 +234,7 @@ class Server:
         return cpu_seconds(self.pid())
 
     def memory(self):
-        """Return (RSS, PSS) of the server in MB."""
+        """Return (RSS, PSS, USS) of the server in MB."""
         return memory_mb(self.pid())
 
     def log(self):
