@@ -5,13 +5,11 @@ by stop()), runs in its own session so that stop() ends its whole process
 group, and dies with the harness if the harness is killed outright.
 """
 
-import ctypes
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -21,37 +19,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from support.processes import die_with_parent
+from support.processes import free_port
+from support.processes import free_port_pair
+
 START_TIMEOUT = 60
-PR_SET_PDEATHSIG = 1
 BIN = Path(sys.executable).parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_port_pair():
-    """Return a free loopback port whose successor is free too (bao -dev's need)."""
-    for _ in range(50):
-        port = free_port()
-        if port >= 65535:
-            continue
-        with socket.socket() as second:
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
-
-
-def _die_with_parent():
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def random_token():
@@ -195,7 +169,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def request(self, method, path, body=None, token="root"):

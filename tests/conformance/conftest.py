@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import tempfile
@@ -26,13 +24,14 @@ from support.hosts import unique_name
 from support.otp_host import Pki
 from support.otp_host import install_by_the_guide
 from support.otp_host import make_pki
+from support.processes import die_with_parent
+from support.processes import free_port_pair
 from support.server import RunningServer
 from testhost import TestHost
 from unit.collection_hosts import make_admin_key
 from unit.collection_hosts import prepare_dynamic_host
 
 START_TIMEOUT = 30
-PR_SET_PDEATHSIG = 1
 
 
 def bao_binary():
@@ -44,32 +43,6 @@ def random_token():
     """Return a random root token id (bao refuses ids that start with "s.")."""
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(26))
-
-
-def free_port_pair():
-    """Return a free loopback port whose successor is free too.
-
-    bao -dev serves its cluster listener on the API port + 1.
-    """
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if port >= 65535:
-                continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no two consecutive free ports on 127.0.0.1")
-
-
-def _die_with_parent():
-    # If the test process is killed outright, the kernel kills bao too.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def bao_env(home):
@@ -124,7 +97,7 @@ class OpenBaoDev:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             if self._wait():
                 return self
