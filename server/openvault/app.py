@@ -46,6 +46,7 @@ def create_app(config=None):
     app.extensions["openvault"] = state
     app.register_blueprint(api.bp)
     app.before_request(connect_thread)
+    app.wsgi_app = api.wsgi(state, app.wsgi_app)
 
     @app.errorhandler(404)
     def not_found(error):
@@ -97,6 +98,12 @@ def configure_logging(level):
         root.addHandler(handler)
     name = {"trace": "DEBUG", "warn": "WARNING"}.get(level, level.upper())
     root.setLevel(name)
+    # The format names no source line, thread or process: spare every log
+    # call the work of finding them (the optimisations of the logging HOWTO).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # peewee logs SQL with its parameters at DEBUG: never let it show secrets.
     logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))
 
@@ -109,6 +116,7 @@ class ServerState:
         self.seal = seal
         self.audit = AuditLog(seal)
         self._initialized = False
+        self._cluster_id = None
         self._devices = None
         self._devices_at = 0.0
         self._lock = threading.Lock()
@@ -134,9 +142,13 @@ class ServerState:
         return token_id
 
     def cluster_id(self):
-        """Return this server's cluster id."""
-        row = Meta.get_or_none(Meta.key == "cluster_id")
-        return row.value if row else ""
+        """Return this server's cluster id (written once, by prepare)."""
+        if self._cluster_id is None:
+            row = Meta.get_or_none(Meta.key == "cluster_id")
+            if row is None:
+                return ""
+            self._cluster_id = row.value
+        return self._cluster_id
 
     def audit_devices(self):
         """Return (path, file, description) for each audit device."""

@@ -73,10 +73,7 @@ def create(
     # being removed (marker set) or removed (row gone) never gains a lease.
     # Both are primary-key reads with SQL rendered once (storage/fast.py):
     # they run for every creds, in the group-commit writer.
-    if (
-        fast.get(Meta, closing_key(mount_path)) is not None
-        or fast.get(Mount, mount_path) is None
-    ):
+    if fast.exists(Meta, closing_key(mount_path)) or not fast.exists(Mount, mount_path):
         raise BadRequest(f"mount '{mount_path}/' is being removed")
     now = time.time()
     return fast.insert(

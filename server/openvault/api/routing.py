@@ -46,6 +46,9 @@ class Reply:
     top_level: dict | None = None
     # Extra facts for the audit log's response entry.
     audit: dict | None = None
+    # What the request did, in words for the server log (never a secret):
+    # it ends the request's log line.
+    log: str = ""
 
 
 @dataclass

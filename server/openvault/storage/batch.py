@@ -17,6 +17,7 @@ import os
 import threading
 from collections import deque
 
+from openvault.storage import cache
 from openvault.storage.db import connect_thread
 from openvault.storage.db import database
 from openvault.storage.db import is_sqlite
@@ -65,6 +66,9 @@ class GroupCommit:
             self._queue.append(job)
             self._cond.notify()
         job.done.wait()
+        # Written on another connection: the caller's pinned view of the
+        # configuration may be older than what it just wrote.
+        cache.unpin()
         if job.error is not None:
             raise job.error
         return job.result

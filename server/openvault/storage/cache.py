@@ -7,6 +7,10 @@ cached read first reads that row (one primary-key lookup, no query building);
 when it has moved, this process drops all its entries. So a change committed
 by one worker is seen by the very next read in every other worker.
 
+A request pins the generation it read first (`pin`) and its later reads
+reuse it, unless this thread's connection has written since: then they read
+the row again, so a request sees its own changes.
+
 Entries hold plain data, never model instances, so a handler that changes
 the object it was given cannot change the cache. Reads inside a transaction
 bypass the cache: what they see may still be rolled back.
@@ -23,6 +27,7 @@ WATCHED = ("mount", "role", "role_block", "policy")
 _lock = threading.Lock()
 _generation = None
 _entries = {}
+_pinned = threading.local()
 
 
 def install():
@@ -56,11 +61,34 @@ def current():
     return row[0] if row else None
 
 
+def pin():
+    """Read the generation once for the request this thread starts serving."""
+    _pinned.generation = current()
+    _pinned.changes = _changes()
+
+
+def unpin():
+    """End the request's pin: the next read reads the generation again."""
+    _pinned.generation = None
+
+
+def _changes():
+    # Rows this thread's connection has written so far, triggers included.
+    return database.connection().total_changes if is_sqlite() else 0
+
+
+def _request_generation():
+    generation = getattr(_pinned, "generation", None)
+    if generation is not None and _pinned.changes == _changes():
+        return generation
+    return current()
+
+
 def cached(kind, key, load):
     """Return load() for (kind, key), reused while no watched table has changed."""
     if database.in_transaction():
         return load()
-    generation = current()
+    generation = _request_generation()
     if generation is None:
         return load()
     entries = _entries_at(generation)

@@ -1,4 +1,4 @@
-"""Primary-key reads and plain inserts that do not build their SQL on every call.
+"""Primary-key reads, existence checks, deletes and plain inserts with SQL built once.
 
 peewee builds and renders a query object for each call; on the hot request
 path (the token of every request, the OTP of every verify, the lease and OTP
@@ -11,7 +11,21 @@ from openvault.storage import cache
 from openvault.storage.db import database
 
 _select_sql = {}
+_exists_sql = {}
+_delete_sql = {}
 _insert_sql = {}
+
+
+def _by_key(model, template, store):
+    sql = store.get(model)
+    if sql is None:
+        sql = template.format(
+            table=model._meta.table_name,
+            key=model._meta.primary_key.column_name,
+            param=database.param,
+        )
+        store[model] = sql
+    return sql
 
 
 def get(model, key):
@@ -30,6 +44,18 @@ def get(model, key):
         field = columns[description[0]]
         data[field.name] = None if value is None else field.python_value(value)
     return cache.instance(model, data)
+
+
+def exists(model, key):
+    """Tell whether `model` has a row whose primary key is `key`."""
+    sql = _by_key(model, 'SELECT 1 FROM "{table}" WHERE "{key}" = {param}', _exists_sql)
+    return database.execute_sql(sql, (key,)).fetchone() is not None
+
+
+def delete(model, key):
+    """Delete the row of `model` whose primary key is `key`; return rows deleted."""
+    sql = _by_key(model, 'DELETE FROM "{table}" WHERE "{key}" = {param}', _delete_sql)
+    return database.execute_sql(sql, (key,)).rowcount
 
 
 def insert(model, **values):

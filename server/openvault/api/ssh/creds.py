@@ -4,7 +4,6 @@ POST  creds/<role>   {"ip", "username"}: an OTP, or a dynamic key installed
                      on the host, with a lease
 """
 
-import logging
 import uuid
 
 from openvault import dynamic
@@ -17,8 +16,6 @@ from openvault.storage import batch
 from openvault.storage import fast
 from openvault.storage.models import OTP
 from openvault.validate import parse_ip
-
-logger = logging.getLogger(__name__)
 
 
 def issue_creds(call):
@@ -46,16 +43,13 @@ def issue_creds(call):
     else:
         data = _issue_otp(call, role, username, ip, lease_id, ttl, max_ttl)
         renewable = False
-    logger.info(
-        "creds issued: %s/creds/%s for %s@%s (%s), lease %s",
-        call.mount.path,
-        role.name,
-        username,
-        ip,
-        role.key_type,
-        lease_id,
+    return Reply(
+        data=data,
+        lease_id=lease_id,
+        lease_duration=ttl,
+        renewable=renewable,
+        log=f"creds issued for {username}@{ip} ({role.key_type}), lease {lease_id}",
     )
-    return Reply(data=data, lease_id=lease_id, lease_duration=ttl, renewable=renewable)
 
 
 def _issue_otp(call, role, username, ip, lease_id, ttl, max_ttl):

@@ -31,20 +31,18 @@ def verify_otp(call):
     won = found is not None and batch.write(_consume(digest)) == 1
     if not won or found.expire_time <= time.time():
         raise _rejected(call, found if won else None)
-    logger.info(
-        "OTP verified: %s@%s, role %s (from %s)",
-        found.username,
-        found.ip,
-        found.role_name,
-        call.remote_addr,
-    )
     data = {"username": found.username, "ip": found.ip, "role_name": found.role_name}
-    return Reply(data=data, audit={"verify": {"result": "success", **data}})
+    return Reply(
+        data=data,
+        audit={"verify": {"result": "success", **data}},
+        log=f"OTP verified for {found.username}@{found.ip}, role {found.role_name}"
+        f" (from {call.remote_addr})",
+    )
 
 
 def _consume(digest):
     # Committed (fsync) with the writes of other requests, before we answer.
-    return lambda: OTP.delete().where(OTP.digest == digest).execute()
+    return lambda: fast.delete(OTP, digest)
 
 
 def _rejected(call, expired):
