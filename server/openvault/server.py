@@ -1,17 +1,24 @@
-"""`openvault server`: serve the API through gunicorn, in dev mode or from a config."""
+"""`openvault server`: serve the API through granian, in dev mode or from a config."""
 
 import argparse
 import gc
 import logging
+import multiprocessing
 import os
 import shutil
 import socket
 import sys
 import tempfile
+from pathlib import Path
 
-from gunicorn.app.base import BaseApplication
+from granian.constants import HTTPModes
+from granian.constants import Interfaces
+from granian.constants import SSLProtocols
+from granian.log import LogLevels
+from granian.server import MPServer
 
 from openvault import config as server_config
+from openvault.app import LOG_FORMAT
 from openvault.app import configure_logging
 from openvault.app import create_app
 from openvault.app import prepare
@@ -29,66 +36,107 @@ BANNER = """\
     export VAULT_ADDR='{address}'
 """
 
+# Seconds a worker gets to finish its requests on SIGTERM or SIGHUP.
+GRACEFUL_SECONDS = 10
 
-class _Gunicorn(BaseApplication):
-    """gunicorn, configured in code: one app per worker process."""
-
-    def __init__(self, config, on_ready):
-        self.server_config = config
-        self.on_ready = on_ready
-        super().__init__()
-
-    def load_config(self):
-        config = self.server_config
-        settings = {
-            "bind": [config.listen_address],
-            "workers": config.workers,
-            "worker_class": "gthread",
-            "threads": config.threads,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-            "graceful_timeout": 10,
-            "timeout": 120,
-            "keepalive": 5,
-            "proc_name": "openvault",
-            "pre_fork": _freeze_heap,
-            "post_worker_init": _start_sweeper,
-            "worker_exit": _stop_sweeper,
-            "when_ready": self._ready,
+# granian's own lines (worker start and stop, errors) go to stderr in the
+# server's format; its access log stays off: the dispatcher logs requests.
+GRANIAN_LOGGING = {
+    "formatters": {"openvault": {"()": "logging.Formatter", "fmt": LOG_FORMAT}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "openvault",
+            "stream": "ext://sys.stderr",
         }
-        if config.tls:
-            settings["certfile"] = config.tls_cert_file
-            settings["keyfile"] = config.tls_key_file
-        for key, value in settings.items():
-            self.cfg.set(key, value)
+    },
+    "loggers": {
+        "_granian": {"handlers": ["stderr"], "propagate": False},
+        "granian.access": {"handlers": ["stderr"], "propagate": False},
+    },
+}
 
-    def _ready(self, arbiter):
-        port = arbiter.LISTENERS[0].sock.getsockname()[1]
-        self.on_ready(port)
-
-    def load(self):
-        return create_app(self.server_config)
+# The states of this worker process, whose background threads stop with it.
+_worker_states = []
 
 
-def _freeze_heap(arbiter, worker):
+def serve(config, root_token):
+    """Run the HTTP server in worker processes until SIGTERM or SIGINT.
+
+    granian (HTTP in Rust) parses requests and hands each to one of the
+    worker's request threads, which runs the Flask app; SIGHUP replaces the
+    workers one by one.
+    """
+    host, port = _split_address(config.listen_address)
+    announced = multiprocessing.Lock()
+
+    def load():
+        # Runs in each worker after the fork; the first one ready announces.
+        app = create_app(config)
+        state = app.extensions["openvault"]
+        state.start_sweeper()
+        state.start_keypool()
+        _worker_states.append(state)
+        if announced.acquire(block=False):
+            _announce(config, port, root_token)
+        return app
+
+    tls = {}
+    if config.tls:
+        tls = {
+            "ssl_cert": Path(config.tls_cert_file),
+            "ssl_key": Path(config.tls_key_file),
+            "ssl_protocol_min": SSLProtocols.tls12,
+        }
+    server = MPServer(
+        target="openvault",
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=config.workers,
+        blocking_threads=config.threads,
+        # Request threads live as long as the worker: each holds a database
+        # connection that is worth keeping.
+        blocking_threads_idle_timeout=600,
+        http=HTTPModes.http1,
+        websockets=False,
+        log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOGGING,
+        respawn_failed_workers=True,
+        workers_kill_timeout=GRACEFUL_SECONDS,
+        **tls,
+    )
+    logging.getLogger("_granian").addFilter(_ThreadAdvice())
+    _freeze_heap()
+    server.serve(spawn_target=_worker, target_loader=load, wrap_loader=False)
+
+
+class _ThreadAdvice(logging.Filter):
+    """Drop granian's start-up advice to run fewer request threads.
+
+    It warns above 2 x cores + 1 threads; the count is the operator's choice
+    (`threads` in the config, 16 in dev mode), and most threads wait on the
+    database rather than hold the interpreter.
+    """
+
+    def filter(self, record):
+        return "Python threads" not in record.getMessage()
+
+
+def _worker(*args, **kwargs):
+    try:
+        MPServer._spawn_wsgi_worker(*args, **kwargs)
+    finally:
+        for state in _worker_states:
+            state.stop_sweeper()
+            state.stop_keypool()
+
+
+def _freeze_heap():
     # Objects made before the fork stay shared with the workers only while
     # nobody writes to their pages; the collector would, on its first pass.
     gc.collect()
     gc.freeze()
-
-
-def _start_sweeper(worker):
-    state = worker.wsgi.extensions["openvault"]
-    state.start_sweeper()
-    state.start_keypool()
-
-
-def _stop_sweeper(arbiter, worker):
-    app = getattr(worker, "wsgi", None)
-    if app is not None:
-        app.extensions["openvault"].stop_sweeper()
-        app.extensions["openvault"].stop_keypool()
 
 
 def parse_args(argv):
@@ -138,37 +186,55 @@ def main(argv=None):
         if args.log_level:
             config.log_level = args.log_level.lower()
         configure_logging(config.log_level)
-        _check_listen(config.listen_address, dev=bool(args.dev))
+        port = _check_listen(config.listen_address, dev=bool(args.dev))
+        # Each worker binds the port itself: port 0 must be chosen once, here
+        # (another program could take it in between; then the workers fail).
+        host, _ = _split_address(config.listen_address)
+        config.listen_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         root_token = _prepare(config)
         close_thread()
-        _Gunicorn(config, lambda port: _announce(config, port, root_token)).run()
+        serve(config, root_token)
     except (server_config.ConfigError, SealError, StorageError) as exc:
         print(f"openvault server: {exc}", file=sys.stderr)
         return 1
     finally:
-        # gunicorn's workers are forked from this process and leave through
-        # this frame too when they exit (on SIGHUP, for one): only the process
-        # that made the dev data dir may remove it.
+        # The workers are forked from this process: only the process that
+        # made the dev data dir may remove it.
         if data_dir and os.getpid() == owner:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
 def _check_listen(address, dev):
-    """Fail with a clear message, before touching storage, if the port is taken."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"
+    """Fail with a clear message, before touching storage, if the port is taken.
+
+    Return the port: a free one chosen now when the address asks for port 0.
+    """
+    host, port = _split_address(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, int(port)))
-        except (OSError, ValueError) as exc:
+            probe.bind((host, port))
+        except (OSError, ValueError, OverflowError) as exc:
             where = "-dev-listen-address" if dev else "the listener's 'address'"
             reason = getattr(exc, "strerror", None) or str(exc)
             raise server_config.ConfigError(
                 f"cannot listen on {address}: {reason}; choose another with {where}"
             ) from None
+        return probe.getsockname()[1]
+
+
+def _split_address(address):
+    """Return (host, port) of "host:port", "[v6]:port" or ":port"."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        return host, int(port)
+    except ValueError:
+        raise server_config.ConfigError(
+            f"listen address {address!r} must end in :port, such as 127.0.0.1:8200"
+        ) from None
 
 
 def _prepare(config):
@@ -189,7 +255,6 @@ def _announce(config, port, root_token):
     mode = " in dev mode" if config.dev else ""
     sys.stdout.write(BANNER.format(mode=mode, address=address, token=token))
     sys.stdout.flush()
-    os.environ.setdefault("VAULT_ADDR", address)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ GROUPS = (
     "peewee",
     "flask",
     "werkzeug",
-    "gunicorn",
+    "granian",
     "logging",
     "threading",
     "sqlite3",

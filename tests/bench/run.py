@@ -3,7 +3,7 @@
     python -m bench.run [--rounds 3] [--duration 3] [--output docs/performance.md]
 
 Starts OpenBao with raft storage on disk (initialised and unsealed here),
-OpenBao -dev (in memory) and our server (SQLite on disk, gunicorn, config
+OpenBao -dev (in memory) and our server (SQLite on disk, granian, config
 defaults), runs every scenario at every concurrency against each server in
 turn, rotating the order each round, and writes the medians of the rounds to
 the report. Everything it starts is stopped and removed, also on failure.

@@ -339,7 +339,7 @@ class OpenBaoDev(Server):
 
 
 class OpenVault(Server):
-    """Our server: `openvault server -config`, SQLite on disk, gunicorn gthread."""
+    """Our server: `openvault server -config`, SQLite on disk, granian workers."""
 
     name = "openvault"
     label = "openvault (SQLite)"

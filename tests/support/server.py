@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,16 @@ START_TIMEOUT = 20
 
 @dataclass
 class Reply:
-    """An HTTP answer: status, parsed JSON (or None), raw text and headers."""
+    """An HTTP answer: status, parsed JSON (or None), raw text and headers.
+
+    `headers` matches names in any case, as HTTP does: the server sends
+    them in lower case.
+    """
 
     status: int
     json: object
     text: str
-    headers: dict
+    headers: Message
 
 
 class RunningServer:
@@ -163,9 +168,9 @@ log_level = "debug"
             with urllib.request.urlopen(
                 request, timeout=30, context=self._context()
             ) as r:
-                status, raw, got = r.status, r.read(), dict(r.headers)
+                status, raw, got = r.status, r.read(), r.headers
         except urllib.error.HTTPError as exc:
-            status, raw, got = exc.code, exc.read(), dict(exc.headers)
+            status, raw, got = exc.code, exc.read(), exc.headers
         text = raw.decode(errors="replace")
         try:
             parsed = json.loads(text) if text.strip() else None

@@ -74,7 +74,7 @@ class GroupCommit:
         return job.result
 
     def _ensure_thread(self):
-        # After a fork (gunicorn workers) the parent's thread is gone.
+        # After a fork (the server's workers) the parent's thread is gone.
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._queue.clear()
