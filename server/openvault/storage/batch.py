@@ -3,22 +3,25 @@
 With synchronous=FULL every SQLite commit waits for the disk, one writer at
 a time, and a writer that finds the database locked sleeps in SQLite's busy
 handler (up to 100 ms a nap). The write path of OTP creds and verify was a
-queue of such commits. Here one writer thread per process takes every write
-job waiting, runs each in a savepoint of its own inside one transaction,
-commits once, and only then answers each caller: what a client is told was
-stored is on disk, exactly as before. The writer threads of several worker
-processes take turns through a lock file next to the database, so they queue
-in the kernel instead of napping in the busy handler.
+queue of such commits. Here the writes of a process queue up; the caller at
+the head of the queue becomes the leader: it takes every write waiting, runs
+each in one transaction on its own connection, commits once, answers each
+caller, and hands the head of the queue to the next waiting caller. What a
+client is told was stored is on disk, exactly as before, and no extra thread
+stands between a request and its commit (a lone request commits its own
+write). The leaders of several worker processes take turns through a lock
+file next to the database, so they queue in the kernel instead of napping
+in the busy handler.
 """
 
 import fcntl
+import itertools
 import logging
 import os
 import threading
 from collections import deque
 
 from openvault.storage import cache
-from openvault.storage.db import connect_thread
 from openvault.storage.db import database
 from openvault.storage.db import is_sqlite
 from openvault.storage.db import write_transaction
@@ -31,66 +34,77 @@ MAX_BATCH = 128
 
 
 class _Job:
-    __slots__ = ("fn", "done", "result", "error")
+    __slots__ = ("fn", "wake", "done", "result", "error")
 
-    def __init__(self, fn):
+    def __init__(self, fn, lock):
         self.fn = fn
-        self.done = threading.Event()
+        self.wake = threading.Condition(lock)
+        self.done = False
         self.result = None
         self.error = None
 
 
 class GroupCommit:
-    """A writer thread that commits queued jobs together."""
+    """Writes of one process, committed together by whichever caller leads."""
 
     def __init__(self):
-        self._cond = threading.Condition()
+        self._reset()
+        # A forked worker starts with its own, empty queue and lock file.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self):
+        self._lock = threading.Lock()
         self._queue = deque()
-        self._pid = None
         self._lock_fd = None
 
     def run(self, fn):
         """Run fn() in a write transaction, durably committed before returning.
 
-        fn runs on the writer thread and must do database work only (it may
-        be run twice): what it raises is raised here, with its writes undone
-        and the other jobs of its batch unaffected.
+        fn may run on another request's thread and connection, and must do
+        database work only (it may be run twice): what it raises is raised
+        here, with its writes undone and the other jobs of its batch
+        unaffected.
         """
         if not is_sqlite() or database.in_transaction():
             # Nothing to batch with, or the caller's transaction must hold it.
             with write_transaction():
                 return fn()
-        job = _Job(fn)
-        with self._cond:
-            self._ensure_thread()
+        with self._lock:
+            job = _Job(fn, self._lock)
             self._queue.append(job)
-            self._cond.notify()
-        job.done.wait()
-        # Written on another connection: the caller's pinned view of the
-        # configuration may be older than what it just wrote.
+            while not job.done and self._queue[0] is not job:
+                job.wake.wait()
+            # At the head and not done: lead this caller's write and those
+            # queued behind it.
+            jobs = None if job.done else list(itertools.islice(self._queue, MAX_BATCH))
+        if jobs:
+            self._lead(jobs)
+        # Written on another connection, or in a transaction of the
+        # caller's own: its pinned view of the configuration may be older
+        # than what it just wrote.
         cache.unpin()
         if job.error is not None:
             raise job.error
         return job.result
 
-    def _ensure_thread(self):
-        # After a fork (the server's workers) the parent's thread is gone.
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._queue.clear()
-            self._lock_fd = None
-            threading.Thread(target=self._run, name="group-commit", daemon=True).start()
-
-    def _run(self):
-        connect_thread()
-        while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                jobs = []
-                while self._queue and len(jobs) < MAX_BATCH:
-                    jobs.append(self._queue.popleft())
+    def _lead(self, jobs):
+        try:
             self._commit(jobs)
+        except BaseException as exc:
+            # Interrupted (the worker is stopping): no caller waits forever.
+            for job in jobs:
+                if job.error is None:
+                    job.error = exc
+            raise
+        finally:
+            with self._lock:
+                for job in jobs:
+                    self._queue.popleft()
+                    job.done = True
+                    job.wake.notify()
+                if self._queue:
+                    # The next caller in line leads the writes queued meanwhile.
+                    self._queue[0].wake.notify()
 
     def _commit(self, jobs):
         # Optimistic first: no savepoints, which cost two statements a job.
@@ -102,9 +116,6 @@ class GroupCommit:
                     job.result = job.fn()
         except Exception:
             self._commit_each(jobs)
-            return
-        for job in jobs:
-            job.done.set()
 
     def _commit_each(self, jobs):
         try:
@@ -121,8 +132,6 @@ class GroupCommit:
             for job in jobs:
                 if job.error is None:
                     job.error = exc
-        for job in jobs:
-            job.done.set()
 
     def _process_turn(self):
         if self._lock_fd is None:
