@@ -1,6 +1,7 @@
 """`openvault server`: serve the API through granian, in dev mode or from a config."""
 
 import argparse
+import ctypes
 import gc
 import logging
 import multiprocessing
@@ -38,6 +39,10 @@ BANNER = """\
 
 # Seconds a worker gets to finish its requests on SIGTERM or SIGHUP.
 GRACEFUL_SECONDS = 10
+
+# glibc's mallopt option for the number of malloc arenas.
+M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
 
 # granian's own lines (worker start and stop, errors) go to stderr in the
 # server's format; its access log stays off: the dispatcher logs requests.
@@ -107,6 +112,7 @@ def serve(config, root_token):
         **tls,
     )
     logging.getLogger("_granian").addFilter(_ThreadAdvice())
+    _limit_malloc_arenas()
     _freeze_heap()
     server.serve(spawn_target=_worker, target_loader=load, wrap_loader=False)
 
@@ -130,6 +136,23 @@ def _worker(*args, **kwargs):
         for state in _worker_states:
             state.stop_sweeper()
             state.stop_keypool()
+
+
+def _limit_malloc_arenas():
+    """Cap glibc's malloc arenas before the workers fork (they inherit it).
+
+    glibc gives threads that allocate at once arenas of their own, up to 8
+    per core, and keeps what is freed in each: after a burst of requests
+    that held about 10 MB more per worker than 2 arenas do. The interpreter
+    lock serialises most allocations anyway. MALLOC_ARENA_MAX, when set,
+    wins; elsewhere than glibc this does nothing.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
 
 
 def _freeze_heap():
