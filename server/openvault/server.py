@@ -164,7 +164,12 @@ def _freeze_heap():
 
 def parse_args(argv):
     """Parse `openvault server` flags, Vault style (-flag=value or --flag value)."""
-    parser = argparse.ArgumentParser(prog="openvault server", prefix_chars="-")
+    parser = argparse.ArgumentParser(
+        prog="openvault server", prefix_chars="-", add_help=False
+    )
+    parser.add_argument(
+        "-h", "-help", "--help", action="help", help="show this help and exit"
+    )
     parser.add_argument("-config", "--config", help="path to the config file")
     parser.add_argument(
         "-dev", "--dev", action="store_true", help="in-memory-like dev mode"

@@ -247,19 +247,24 @@ def test_errors_paired_surrogates_are_an_ordinary_character(api_server):
     assert reply.json["data"]["description"] == "\U0001f600"
 
 
-def test_errors_oversized_body_is_413_and_stores_nothing(ssh, api_server):
-    body = dict(OTP_ROLE, padding="x" * (1024 * 1024 + 1))
+@pytest.mark.parametrize("size", [1024 * 1024 + 1, 3 * 1024 * 1024])
+def test_errors_oversized_body_is_413_and_stores_nothing(ssh, api_server, size):
+    """The client reads the 413 even while it is still sending its body."""
+    body = json.dumps(dict(OTP_ROLE, padding="x" * size)).encode()
 
-    status, _, reply = raw_request(
-        api_server,
-        "POST",
-        f"{ssh.path}/roles/huge",
-        json.dumps(body).encode(),
-        {"X-Vault-Token": api_server.root_token},
-    )
+    for _ in range(5):
+        status, _, reply = raw_request(
+            api_server,
+            "POST",
+            f"{ssh.path}/roles/huge",
+            body,
+            {"X-Vault-Token": api_server.root_token},
+        )
 
-    assert status == 413
-    assert reply == {"errors": ["request body is larger than the 1048576-byte limit"]}
+        assert status == 413
+        assert reply == {
+            "errors": ["request body is larger than the 1048576-byte limit"]
+        }
     assert ssh.request("GET", "roles/huge").status == 404
 
 

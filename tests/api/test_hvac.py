@@ -73,6 +73,13 @@ def test_hvac_list_roles(client, mount):
     assert listed["data"]["key_info"]["otp2"] == {"key_type": "otp"}
 
 
+def test_hvac_generic_list_sends_list_true_and_gets_the_keys(client, mount):
+    """hvac's Client.list sends ?list=True, which Vault reads like ParseBool."""
+    listed = client.list(f"{mount}/roles")
+
+    assert "otp1" in listed["data"]["keys"]
+
+
 def test_hvac_generate_credentials_and_verify_once(client, mount):
     creds = client.secrets.ssh.generate_ssh_credentials(
         "otp1", username="alice", ip="192.0.2.10", mount_point=mount

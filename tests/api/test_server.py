@@ -187,6 +187,27 @@ def test_server_dev_mode_prints_a_banner_and_serves_the_otp_flow(dev_server):
     assert server.text().count(server.root_token) == 1
 
 
+def test_server_log_shows_only_the_first_segments_of_unknown_paths(ov_server):
+    """A token pasted into a URL no route knows stays out of the log."""
+    secret = "hvs.pasted-into-the-path-by-mistake"
+
+    path = f"auth/token/lookup/{secret}"
+    for token in ("root", "not-a-token"):
+        assert ov_server.request("POST", path, {}, token=token).status in (403, 404)
+    assert ov_server.request("GET", "sys/health").status == 200
+
+    text = ov_server.log_text()
+    assert secret not in text
+    assert "POST /v1/auth/token/... 404" in text
+    assert "GET /v1/sys/health 200" in text
+
+
+def test_server_leader_status_is_unauthenticated_and_not_ha(ov_server):
+    reply = ov_server.request("GET", "sys/leader", token="")
+
+    assert (reply.status, reply.json) == (200, {"ha_enabled": False})
+
+
 def test_server_dev_mode_takes_a_root_token_id_and_exits_0_on_sigterm(dev_server):
     server = dev_server("-dev-root-token-id=dev-only-token")
     client = hvac.Client(url=server.addr, token="dev-only-token")
@@ -282,6 +303,18 @@ def test_server_tls_is_refused_by_clients_that_do_not_trust_the_ca(
         (urllib.error.URLError, ConnectionError, http.client.BadStatusLine)
     ):
         urllib.request.urlopen(f"{plain}/v1/sys/health", timeout=5)
+    # The CLI says so in one line, without a traceback.
+    env = dict(os.environ, VAULT_ADDR=plain, VAULT_TOKEN=tls_server.root_token)
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("openvault")), "read", "sys/health"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert shown.returncode != 0
+    assert "Traceback" not in shown.stderr
+    assert "https://" in shown.stderr
 
 
 def test_server_two_workers_share_one_database(ov_server_factory):

@@ -59,6 +59,9 @@ def test_usage_help_exits_0(tmp_path):
     assert "-strict-host-key-checking" in shown.out
     assert top.code == 0
     assert "path-help" in top.out and "token create" in top.out
+    server = run_cli(["server", "-help"], env)
+    assert server.code == 0
+    assert "-dev-listen-address" in server.out and "-config" in server.out
 
 
 def test_usage_flags_accept_go_forms(ssh_server, tmp_path):

@@ -147,3 +147,13 @@ def test_clients_bao_ssh_otp_mode_logs_into_the_host(bao, client_lab):
         and entry["request"]["path"] == "ssh/creds/bao-otp"
     ]
     assert len(issued) == 1
+
+
+def test_bao_status_reports_an_unsealed_server_without_ha(bao):
+    """`bao status` reads sys/seal-status and sys/leader; both answer."""
+    shown = bao("status", "-format=json")
+
+    status = json.loads(shown.stdout)
+    assert status["sealed"] is False
+    assert status["initialized"] is True
+    assert status["ha_enabled"] is False

@@ -75,6 +75,13 @@ BACKENDS = {"ssh": SSH_ROUTES}
 METHODS = ["GET", "POST", "PUT", "DELETE", "LIST", "PATCH"]
 MERGE_PATCH = "application/merge-patch+json"
 CAPABILITY = {"read": "read", "list": "list", "delete": "delete", "update": "update"}
+# What Vault's query flags (?list=, ?help=) take for true, as Go's ParseBool:
+# hvac sends list=True.
+TRUE_WORDS = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+# A body over the limit is read and dropped up to this many times the limit,
+# so that its client sees the 413 (see _drain).
+DRAIN_FACTOR = 4
+DRAIN_CHUNK = 64 * 1024
 
 
 @bp.route("/v1/<path:path>", methods=METHODS)
@@ -118,6 +125,7 @@ def dispatch(state, request, path, limit):
     request_id = str(uuid.uuid4())
     call = None
     note = ""
+    shown = path
     try:
         cache.pin()
         call, reply = _serve(state, request, path, request_id)
@@ -125,6 +133,10 @@ def dispatch(state, request, path, limit):
         response = _render(reply, request_id)
     except VaultError as exc:
         response = _error(exc.status, exc.errors)
+        if not _routed(path):
+            # A path no route knows may be anything, a token pasted into a
+            # URL included: the log gets only its first segments.
+            shown = _known_part(path)
         if getattr(exc, "call", None) is not None:
             _audit_response(state, exc.call, None, exc)
         else:
@@ -138,12 +150,24 @@ def dispatch(state, request, path, limit):
     logger.info(
         "%s /v1/%s %d %.1fms%s",
         request.method,
-        path,
+        shown,
         response.status_code,
         (time.perf_counter() - started) * 1000,
         f": {note}" if note else "",
     )
     return response
+
+
+def _routed(path):
+    try:
+        return _resolve(path) is not None
+    except Exception:  # noqa: BLE001 - unknown is the safe answer for the log
+        return False
+
+
+def _known_part(path):
+    parts = path.split("/")
+    return "/".join(parts[:2]) + ("/..." if len(parts) > 2 else "")
 
 
 def _serve(state, request, path, request_id):
@@ -213,11 +237,9 @@ def _serve(state, request, path, request_id):
 
 def _operation(request):
     method = request.method
-    if request.args.get("help") in ("1", "true"):
+    if request.args.get("help") in TRUE_WORDS:
         return "help"
-    if method == "LIST" or (
-        method == "GET" and request.args.get("list") in ("true", "1")
-    ):
+    if method == "LIST" or (method == "GET" and request.args.get("list") in TRUE_WORDS):
         return "list"
     if method == "GET":
         return "read"
@@ -308,6 +330,7 @@ def _body(request, operation):
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         limit = request.max_content_length
+        _drain(request, limit * DRAIN_FACTOR)
         raise PayloadTooLarge(
             f"request body is larger than the {limit}-byte limit"
         ) from None
@@ -334,6 +357,22 @@ def _body(request, operation):
     if b"\\u" in raw:
         _check_surrogates(body)
     return body
+
+
+def _drain(request, most):
+    """Read and drop up to `most` bytes of a refused body.
+
+    A client still sending its body when the answer comes and the
+    connection closes gets a broken pipe instead of the 413; reading the
+    rest first lets it read the answer. Beyond `most` the connection is
+    simply closed.
+    """
+    stream = request.environ["wsgi.input"]
+    while most > 0:
+        chunk = stream.read(min(DRAIN_CHUNK, most))
+        if not chunk:
+            return
+        most -= len(chunk)
 
 
 def _check_surrogates(body):

@@ -1,9 +1,11 @@
-"""sys/health, sys/init and sys/seal-status.
+"""sys/health, sys/init, sys/seal-status and sys/leader.
 
 GET  sys/health        unauthenticated; 200 when serving, 501 before init
 GET  sys/init          unauthenticated; {"initialized": bool}
 PUT  sys/init          unauthenticated; once, returns the root token
 GET  sys/seal-status   unauthenticated; this server has no unseal step
+GET  sys/leader        unauthenticated; no high-availability mode, as
+                       OpenBao's dev server answers (`bao status` asks)
 """
 
 import logging
@@ -71,6 +73,11 @@ def read_seal_status(call):
     )
 
 
+def read_leader(call):
+    """Answer that this server runs no high-availability cluster."""
+    return Reply(top_level={"ha_enabled": False})
+
+
 ROUTES = [
     route(
         "sys/health",
@@ -91,5 +98,11 @@ ROUTES = [
         read=read_seal_status,
         unauthenticated=True,
         synopsis="Report the seal status (always unsealed).",
+    ),
+    route(
+        "sys/leader",
+        read=read_leader,
+        unauthenticated=True,
+        synopsis="Report the high-availability status (not enabled).",
     ),
 ]

@@ -1,5 +1,6 @@
 """HTTP client for the Vault API, on the standard library only."""
 
+import http.client
 import json
 import logging
 import os
@@ -132,6 +133,12 @@ class Client:
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise VaultAPIError(method, url, None, reason=str(reason)) from None
+        except http.client.HTTPException as error:
+            # No HTTP answer at all: most often http:// to a TLS port.
+            reason = f"the server did not answer in HTTP ({error.__class__.__name__})"
+            if url.startswith("http://"):
+                reason += "; if it serves HTTPS, use an https:// address"
+            raise VaultAPIError(method, url, None, reason=reason) from None
 
         if not text.strip():
             return None
