@@ -44,6 +44,9 @@ def create_app(config=None):
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_size
     app.json.sort_keys = False
     app.extensions["openvault"] = state
+    # "/v1//x" answers 404 like any unknown path, not a redirect whose
+    # Location is built from the Host header.
+    app.url_map.merge_slashes = False
     app.register_blueprint(api.bp)
     app.before_request(connect_thread)
     app.wsgi_app = api.wsgi(state, app.wsgi_app)

@@ -93,6 +93,13 @@ def serve(config, root_token):
             "ssl_key": Path(config.tls_key_file),
             "ssl_protocol_min": SSLProtocols.tls12,
         }
+    # Limitations of granian's HTTP/1 as configured here, none of which this
+    # code can see past WSGI: no timeout while reading a request body (a
+    # client that stalls mid-body holds a request thread until it closes),
+    # no answer to a client that half-closes its side after the request,
+    # a body cut short by the client's close is passed on as it arrived, and
+    # a header spelled with "_" (X_Vault_Token) reaches the app like one
+    # spelled with "-".
     server = MPServer(
         target="openvault",
         address=host,

@@ -1,6 +1,7 @@
 """Vault's HTTP conventions: /v1/, the envelope, status codes and bad input."""
 
 import json
+import socket
 
 import pytest
 from api_support import ENVELOPE
@@ -451,3 +452,72 @@ def test_errors_out_of_range_durations_are_400_not_500(ssh, value, message):
     assert reply.status == 400
     assert errors(reply) == [message]
     assert ssh.request("GET", "roles/ttl").status == 404
+
+
+def _raw_http(server, data):
+    """Send raw bytes on a fresh connection; return everything until it closes."""
+    host, port = server.addr.rsplit("//", 1)[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_errors_chunked_body_over_the_limit_is_413(ssh, api_server):
+    """A chunked body is held to the same limit as one with a Content-Length."""
+    body = b'{"otp": "verify-echo-request"}' + b" " * (3 * 1024 * 1024)
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(part), part)
+        for part in (body[i : i + 65536] for i in range(0, len(body), 65536))
+    )
+    answer = _raw_http(
+        api_server,
+        b"POST /v1/" + ssh.path.encode() + b"/verify HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n" + chunks + b"0\r\n\r\n",
+    )
+
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"request body is larger than the 1048576-byte limit" in answer
+
+
+def test_errors_raw_surrogate_bytes_in_a_body_are_400(ssh, api_server):
+    """Bytes that are no UTF-8 (a lone surrogate's encoding) never reach a handler."""
+    status, _, reply = raw_request(
+        api_server, "POST", f"{ssh.path}/verify", b'{"otp": "\xed\xa0\x80"}'
+    )
+
+    assert status == 400
+    assert reply["errors"][0].startswith("failed to decode JSON input: ")
+
+
+def test_errors_head_is_a_read_and_never_writes(ssh, api_server):
+    """HEAD answers a read's status without a body; it never creates anything."""
+    token = {"X-Vault-Token": api_server.root_token}
+    body = json.dumps(OTP_ROLE).encode()
+
+    path = f"{ssh.path}/roles/h"
+    status, _, reply = raw_request(api_server, "HEAD", path, body, token)
+    health, _, _ = raw_request(api_server, "HEAD", "sys/health", b"", token)
+
+    assert (status, reply) == (404, None)
+    assert health == 200
+    assert ssh.request("GET", "roles/h").status == 404
+
+
+def test_errors_double_slash_is_a_404_not_a_redirect(api_server):
+    status, headers, reply = raw_request(api_server, "GET", "/sys/health")
+
+    assert status == 404
+    assert "Location" not in headers
+    assert reply == {"errors": []}
+
+
+def test_errors_control_characters_in_a_path_cannot_forge_log_lines(api_server):
+    status, _, _ = raw_request(api_server, "GET", "sys/x%0aFORGED%0d")
+
+    assert status in (403, 404)
+    lines = api_server.log_text().splitlines()
+    assert not any(line.startswith("FORGED") for line in lines)

@@ -146,6 +146,9 @@ def dispatch(state, request, path, limit):
         response = _error(500, ["internal error; see the server log"])
     finally:
         cache.unpin()
+    if not shown.isprintable():
+        # A decoded %0a in a path must not start a line of its own.
+        shown = shown.encode("unicode_escape").decode("ascii")
     # One line per request; a handler's note on what it did joins that line.
     logger.info(
         "%s /v1/%s %d %.1fms%s",
@@ -241,7 +244,8 @@ def _operation(request):
         return "help"
     if method == "LIST" or (method == "GET" and request.args.get("list") in TRUE_WORDS):
         return "list"
-    if method == "GET":
+    if method in ("GET", "HEAD"):
+        # HEAD is a read whose body is dropped: never a write, as in Vault.
         return "read"
     if method == "PATCH":
         return "patch"
@@ -326,10 +330,14 @@ def _body(request, operation):
             for key, value in request.args.items()
             if key not in ("list", "help")
         }
+    limit = request.max_content_length
     try:
         raw = request.get_data(cache=False)
+        # A chunked body is cut at the limit without an error: one more byte
+        # tells whether there was more.
+        if len(raw) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
     except RequestEntityTooLarge:
-        limit = request.max_content_length
         _drain(request, limit * DRAIN_FACTOR)
         raise PayloadTooLarge(
             f"request body is larger than the {limit}-byte limit"
@@ -342,7 +350,9 @@ def _body(request, operation):
     if is_form and not raw.lstrip().startswith((b"{", b"[")):
         return dict(parse_qsl(raw.decode("utf-8", "replace")))
     try:
-        body = json.loads(raw)
+        # Strict UTF-8 first: json.loads of bytes lets raw surrogate bytes
+        # through, which no later step can encode.
+        body = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"failed to decode JSON input: {exc}") from None
     except ValueError:
