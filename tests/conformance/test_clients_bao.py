@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from conformance.conftest import bao_binary
+from support.openbao import bao_binary
 
 pytestmark = [pytest.mark.root, pytest.mark.xdist_group("clients_bao")]
 
