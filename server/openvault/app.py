@@ -41,7 +41,6 @@ def create_app(config=None):
     configure_logging(config.log_level)
     state = prepare(config)
     app = Flask("openvault")
-    app.config["MAX_CONTENT_LENGTH"] = config.max_request_size
     app.json.sort_keys = False
     app.extensions["openvault"] = state
     # "/v1//x" answers 404 like any unknown path, not a redirect whose

@@ -221,10 +221,9 @@ def main(argv=None):
         if args.log_level:
             config.log_level = args.log_level.lower()
         configure_logging(config.log_level)
-        port = _check_listen(config.listen_address, dev=bool(args.dev))
         # Each worker binds the port itself: port 0 must be chosen once, here
         # (another program could take it in between; then the workers fail).
-        host, _ = _split_address(config.listen_address)
+        host, port = _check_listen(config.listen_address, dev=bool(args.dev))
         config.listen_address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         root_token = _prepare(config)
         close_thread()
@@ -243,7 +242,8 @@ def main(argv=None):
 def _check_listen(address, dev):
     """Fail with a clear message, before touching storage, if the port is taken.
 
-    Return the port: a free one chosen now when the address asks for port 0.
+    Return (host, port), the port a free one chosen now when the address
+    asks for port 0.
     """
     host, port = _split_address(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -257,7 +257,7 @@ def _check_listen(address, dev):
             raise server_config.ConfigError(
                 f"cannot listen on {address}: {reason}; choose another with {where}"
             ) from None
-        return probe.getsockname()[1]
+        return host, probe.getsockname()[1]
 
 
 def _split_address(address):

@@ -101,10 +101,9 @@ def wsgi(state, flask_app):
         path_info = environ.get("PATH_INFO", "")
         if (
             path_info.startswith("/v1/")
-            and environ.get("REQUEST_METHOD") in fast_methods
-            and not path_info.startswith("/", 4)
-            and "//" not in path_info
             and len(path_info) > 4
+            and "//" not in path_info
+            and environ.get("REQUEST_METHOD") in fast_methods
         ):
             try:
                 connect_thread()
@@ -125,16 +124,20 @@ def dispatch(state, request, path, limit):
     request.max_content_length = limit
     request_id = str(uuid.uuid4())
     call = None
+    resolved = None
     note = ""
     shown = path
     try:
         cache.pin()
-        call, reply = _serve(state, request, path, request_id)
+        operation = _operation(request)
+        routed = _routed_path(path, operation)
+        resolved = _resolve(routed)
+        call, reply = _serve(state, request, routed, operation, resolved, request_id)
         note = reply.log
         response = _render(reply, request_id)
     except VaultError as exc:
         response = _error(exc.status, exc.errors)
-        if not _routed(path):
+        if resolved is None:
             # A path no route knows may be anything, a token pasted into a
             # URL included: the log gets only its first segments.
             shown = _known_part(path)
@@ -162,30 +165,26 @@ def dispatch(state, request, path, limit):
     return response
 
 
-def _routed(path):
-    try:
-        return _resolve(path) is not None
-    except Exception:  # noqa: BLE001 - unknown is the safe answer for the log
-        return False
-
-
 def _known_part(path):
     parts = path.split("/")
     return "/".join(parts[:2]) + ("/..." if len(parts) > 2 else "")
 
 
-def _serve(state, request, path, request_id):
-    operation = _operation(request)
+def _routed_path(path, operation):
+    if operation == "list" and not path.endswith("/"):
+        # Vault lists at the path with a trailing slash: that is the path ACL
+        # rules are matched against, so "ssh/roles/*" allows LIST ssh/roles.
+        return path + "/"
+    return path
+
+
+def _serve(state, request, path, operation, resolved, request_id):
+    """Serve a request whose path has been resolved (None: no route knows it)."""
     if operation == "patch" and request.mimetype != MERGE_PATCH:
         raise UnsupportedMediaType(
             f"PATCH requires Content-Type of {MERGE_PATCH},"
             f" provided {request.content_type or ''}"
         )
-    if operation == "list" and not path.endswith("/"):
-        # Vault lists at the path with a trailing slash: that is the path ACL
-        # rules are matched against, so "ssh/roles/*" allows LIST ssh/roles.
-        path += "/"
-    resolved = _resolve(path)
     route = resolved[0] if resolved else None
     token = None
     token_id = _token_header(request)

@@ -62,13 +62,15 @@ def current():
 
 
 def pin():
-    """Read the generation once for the request this thread starts serving."""
-    _pinned.generation = current()
-    _pinned.changes = _changes()
+    """Start a request on this thread: its first cached read reads the
+    generation, its later ones reuse that."""
+    _pinned.active = True
+    _pinned.generation = None
 
 
 def unpin():
-    """End the request's pin: the next read reads the generation again."""
+    """End the pin: from now on every cached read reads the generation."""
+    _pinned.active = False
     _pinned.generation = None
 
 
@@ -78,10 +80,13 @@ def _changes():
 
 
 def _request_generation():
-    generation = getattr(_pinned, "generation", None)
-    if generation is not None and _pinned.changes == _changes():
-        return generation
-    return current()
+    if not getattr(_pinned, "active", False):
+        return current()
+    changes = _changes()
+    if _pinned.generation is None or _pinned.changes != changes:
+        _pinned.generation = current()
+        _pinned.changes = changes
+    return _pinned.generation
 
 
 def cached(kind, key, load):
